@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+# DATABASE_URL wins; otherwise the embedded cluster in ./.pgdata is started (made once).
+DB_URL = $${DATABASE_URL:-$$($(BIN)/python -m app.embedded_pg start)}
+
+.PHONY: install run migrate prices demo test check-migrations db-stop clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+## Start the service on http://$(HOST):$(PORT): migrate, load the price catalog, serve.
+run: install
+	@set -e; export DATABASE_URL="$(DB_URL)"; \
+	echo "database: $$DATABASE_URL"; \
+	$(BIN)/alembic upgrade head; \
+	$(BIN)/flask --app wsgi costs prices sync; \
+	exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $${WORKERS:-2} --access-logfile - wsgi:app
+
+## Apply migrations only.
+migrate: install
+	@export DATABASE_URL="$(DB_URL)"; $(BIN)/alembic upgrade head
+
+## Load demo traffic (CALLS=20000 by default) into the same database `make run` uses.
+demo: install
+	@set -e; export DATABASE_URL="$(DB_URL)"; \
+	$(BIN)/alembic upgrade head; \
+	$(BIN)/flask --app wsgi costs prices sync; \
+	$(BIN)/flask --app wsgi costs demo --calls $${CALLS:-20000}
+
+## Run the test suite against a real PostgreSQL (see tests/conftest.py for how one is chosen).
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+db-stop:
+	@$(BIN)/python -m app.embedded_pg stop
+
+clean: db-stop
+	rm -rf $(VENV) .pgdata .pytest_cache

@@ -1,0 +1,65 @@
+"""Settings from the environment, in one place, with defaults that make `make run` work.
+
+`DATABASE_URL` (``postgresql+psycopg://…``) names the database. When it is unset the app uses
+the embedded development cluster that `make run` starts in ``./.pgdata`` (see
+:mod:`app.embedded_pg`); if that cluster does not exist either, start-up fails with a message
+saying what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from app import embedded_pg
+
+MAX_BATCH_CALLS = 10_000
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a usable configuration."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    # Requests larger than this are refused before parsing (a full 10,000-call batch is ~5 MB).
+    max_request_bytes: int = 32 * 1024 * 1024
+    # Reasoning-model calls (o1/o3 families) slower than this are logged as a warning.
+    slow_reasoning_ms: int = 30_000
+    # Default and maximum page size of `GET /api/costs`.
+    default_page_size: int = 50
+    max_page_size: int = 1_000
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        url = env.get("DATABASE_URL") or embedded_pg.default_url()
+        if not url:
+            raise ConfigError(
+                "DATABASE_URL is not set and there is no embedded cluster in ./.pgdata. "
+                "Run `make run` (it starts one) or export "
+                "DATABASE_URL=postgresql+psycopg://user@host:port/dbname."
+            )
+        return cls(
+            database_url=normalise_url(url),
+            slow_reasoning_ms=_int(env, "SLOW_REASONING_MS", cls.slow_reasoning_ms),
+        )
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` / ``postgres://`` URLs (SQLAlchemy would pick psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _int(env, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc

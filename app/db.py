@@ -1,0 +1,76 @@
+"""Engine, sessions and the declarative `Base`.
+
+One `Database` per app: an engine and a session factory. A request (or CLI command) gets one
+session, lazily, from :func:`get_session`; it is closed when the request ends. Writes are
+committed at the boundary — by the handler or command that owns the unit of work — never inside
+services or models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import BigInteger, DateTime, MetaData, Numeric, Text, create_engine
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+# Deterministic constraint names, so migrations name what the models name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Money: enough scale for one token of the cheapest catalog price (prices carry up to 12
+# decimals per million tokens, so a per-token cost needs 18), and 12 integer digits.
+MONEY = Numeric(30, 18)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        Decimal: MONEY,
+        datetime: DateTime(timezone=True),
+        int: BigInteger,
+        str: Text,
+        dict[str, Any]: JSONB,
+    }
+
+
+class Database:
+    """The engine and session factory of one app."""
+
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.engine: Engine = create_engine(url, pool_pre_ping=True, **engine_options)
+        self.session_factory: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self.session_factory()
+
+
+def init_app(app: Flask, database: Database) -> None:
+    app.extensions["ledger_db"] = database
+    app.teardown_appcontext(_close_session)
+
+
+def database() -> Database:
+    return current_app.extensions["ledger_db"]
+
+
+def get_session() -> Session:
+    """The session of the current request or CLI command, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = database().session()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()  # rolls back anything not committed by the owner of the unit of work
