@@ -1,0 +1,57 @@
+"""The LLM cost ledger: `create_app()` wires settings, database, blueprints, errors and CLI."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+
+from app import db
+from app.config import Settings
+
+
+def create_app(settings: Settings | None = None, database: db.Database | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.from_mapping(
+        LEDGER_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        API_TITLE="LLM cost ledger",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    _configure_logging()
+    db.init_app(app, database or db.Database.from_url(settings.database_url))
+
+    from app.api import analytics, health, ingest
+
+    api = Api(app, spec_kwargs=_spec_kwargs())
+    for blueprint in (ingest.bp, analytics.bp, health.bp):
+        api.register_blueprint(blueprint)
+
+    from app import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _spec_kwargs() -> dict[str, Any]:
+    return {"info": {"description": "Records every LLM API call and answers who spent what, on which model, when. "
+                                    "Money is an exact decimal string."}}
+
+
+def _configure_logging() -> None:
+    """`[CostTracking] …` lines go to stderr at INFO, under gunicorn and the flask CLI alike."""
+    logger = logging.getLogger("app")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)

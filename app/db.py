@@ -46,9 +46,13 @@ class Base(DeclarativeBase):
 class Database:
     """The engine and session factory of one app."""
 
-    def __init__(self, url: str, **engine_options: Any) -> None:
-        self.engine: Engine = create_engine(url, pool_pre_ping=True, **engine_options)
-        self.session_factory: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+    def __init__(self, engine: Engine, session_factory: sessionmaker[Session] | None = None) -> None:
+        self.engine = engine
+        self.session_factory = session_factory or sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str, **engine_options: Any) -> Database:
+        return cls(create_engine(url, pool_pre_ping=True, **engine_options))
 
     def session(self) -> Session:
         return self.session_factory()

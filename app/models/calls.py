@@ -84,5 +84,9 @@ class CallRequestKey(Base):
 
     company_id: Mapped[str] = mapped_column(primary_key=True)
     request_id: Mapped[str] = mapped_column(primary_key=True)
-    call_id: Mapped[int] = mapped_column(ForeignKey("llm_call_log.id", ondelete="CASCADE"), index=True)
+    # Deferred: the ledger takes the key (with a pre-allocated call id) before it writes the call,
+    # so that a concurrent retry waits on the key instead of racing to insert a second call.
+    call_id: Mapped[int] = mapped_column(
+        ForeignKey("llm_call_log.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -80,7 +80,7 @@ def upgrade() -> None:
     sa.Column('request_id', sa.Text(), nullable=False),
     sa.Column('call_id', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.ForeignKeyConstraint(['call_id'], ['llm_call_log.id'], name=op.f('fk_llm_call_request_call_id_llm_call_log'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['call_id'], ['llm_call_log.id'], name=op.f('fk_llm_call_request_call_id_llm_call_log'), ondelete='CASCADE', initially='DEFERRED', deferrable=True),
     sa.PrimaryKeyConstraint('company_id', 'request_id', name=op.f('pk_llm_call_request'))
     )
     op.create_index(op.f('ix_llm_call_request_call_id'), 'llm_call_request', ['call_id'], unique=False)

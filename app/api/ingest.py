@@ -1,0 +1,40 @@
+"""Blueprint `ingest`: `POST /api/calls` and `POST /api/calls/batch`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from app.api import Blueprint
+from app.db import get_session
+from app.ledger import Ledger
+from app.records import IngestResult, NewCall
+from app.schemas.calls import CallBatchInSchema, CallBatchOutSchema, CallInSchema, CallOutSchema
+
+bp = Blueprint("ingest", __name__, url_prefix="/api/calls", description="Record LLM calls")
+
+
+def _view(result: IngestResult) -> dict[str, Any]:
+    return asdict(result.call) | {"priced": result.call.priced, "duplicate": result.duplicate}
+
+
+@bp.route("", methods=["POST"])
+@bp.arguments(CallInSchema)
+@bp.response(201, CallOutSchema, description="Stored; costs computed with the price in force at `timestamp`.")
+@bp.alt_response(200, schema=CallOutSchema, description="A retry of a stored call (same requestId): the original.")
+def record_call(call: NewCall):
+    session = get_session()
+    [result] = Ledger(session).record([call])
+    session.commit()
+    return _view(result), 200 if result.duplicate else 201
+
+
+@bp.route("/batch", methods=["POST"])
+@bp.arguments(CallBatchInSchema)
+@bp.response(200, CallBatchOutSchema, description="Results in request order; the whole batch is stored or none.")
+def record_batch(body: dict[str, list[NewCall]]):
+    session = get_session()
+    results = Ledger(session).record(body["calls"])
+    session.commit()
+    duplicates = sum(result.duplicate for result in results)
+    return {"stored": len(results) - duplicates, "duplicates": duplicates, "calls": [_view(r) for r in results]}

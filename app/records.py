@@ -1,0 +1,85 @@
+"""Plain values the services return; ORM rows never leave the service that loaded them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from app.models import LlmCall
+
+
+@dataclass(frozen=True)
+class NewCall:
+    """A validated call as a client reported it (before pricing)."""
+
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    company_id: str
+    cached_input_tokens: int = 0
+    duration_ms: int | None = None
+    success: bool = True
+    error: str | None = None
+    user_id: str | None = None
+    endpoint: str | None = None
+    assistant_id: str | None = None
+    assistant_name: str | None = None
+    timestamp: datetime | None = None  # None: the ledger stamps the time of ingest
+    request_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """A stored call, as read back from `llm_call_log`."""
+
+    id: int
+    timestamp: datetime
+    recorded_at: datetime
+    company_id: str
+    user_id: str | None
+    assistant_id: str | None
+    assistant_name: str | None
+    endpoint: str | None
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    total_tokens: int
+    input_cost: Decimal | None
+    output_cost: Decimal | None
+    total_cost: Decimal | None
+    price_id: int | None
+    duration_ms: int | None
+    success: bool
+    error: str | None
+    request_id: str | None
+    metadata: dict[str, Any]
+
+    @property
+    def priced(self) -> bool:
+        return self.price_id is not None
+
+    @classmethod
+    def from_row(cls, row: LlmCall) -> CallRecord:
+        return cls(
+            id=row.id, timestamp=row.timestamp, recorded_at=row.recorded_at, company_id=row.company_id,
+            user_id=row.user_id, assistant_id=row.assistant_id, assistant_name=row.assistant_name,
+            endpoint=row.endpoint, provider=row.provider, model=row.model, input_tokens=row.input_tokens,
+            output_tokens=row.output_tokens, cached_input_tokens=row.cached_input_tokens,
+            total_tokens=row.total_tokens, input_cost=row.input_cost, output_cost=row.output_cost,
+            total_cost=row.total_cost, price_id=row.price_id, duration_ms=row.duration_ms, success=row.success,
+            error=row.error_message, request_id=row.request_id, metadata=row.call_metadata,
+        )
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one submitted call: stored now, or a retry of one stored before."""
+
+    call: CallRecord
+    duplicate: bool
