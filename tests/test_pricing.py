@@ -1,0 +1,94 @@
+"""Pricing: our stored prices and cost arithmetic against the catalog's own calculation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from genai_prices import Usage, calc_price
+
+from app.pricing import PriceBook, compute_cost
+from app.pricing.catalog import ALWAYS, catalog_prices, normalise_model, normalise_provider, resolve
+from app.pricing.store import PriceRef
+
+CASES = [
+    # provider, model, timestamp, input, cached, output
+    ("openai", "gpt-4o", "2026-01-10T00:00:00+00:00", 12_345, 0, 678),
+    ("openai", "gpt-4o-2024-08-06", "2026-01-10T00:00:00+00:00", 12_345, 4_096, 678),
+    ("openai", "gpt-4o-mini", "2026-01-10T00:00:00+00:00", 1, 0, 1),
+    ("openai", "o3", "2025-06-09T12:00:00+00:00", 50_000, 10_000, 20_000),
+    ("openai", "o3", "2025-06-10T12:00:00+00:00", 50_000, 10_000, 20_000),
+    ("openai", "text-embedding-3-small", "2026-01-10T00:00:00+00:00", 8_000, 0, 0),
+    ("anthropic", "claude-sonnet-4-5-20250929", "2026-01-10T00:00:00+00:00", 100_000, 60_000, 2_000),
+    ("anthropic", "claude-3-5-haiku-latest", "2026-01-10T00:00:00+00:00", 3_000, 0, 300),
+    ("google", "gemini-2.5-flash", "2026-01-10T00:00:00+00:00", 7_777, 1_111, 333),
+    ("google", "models/gemini-2.5-flash", "2026-01-10T00:00:00+00:00", 7_777, 0, 333),
+    ("google", "gemini-2.5-pro", "2026-01-10T00:00:00+00:00", 150_000, 0, 5_000),  # below the 200k tier
+]
+
+
+@pytest.mark.parametrize(("provider", "model", "ts", "tokens_in", "cached", "tokens_out"), CASES)
+def test_cost_equals_the_catalog_calculation(session, provider, model, ts, tokens_in, cached, tokens_out):
+    at = datetime.fromisoformat(ts)
+    price = PriceBook(session).price_at(provider, model, at)
+    assert price is not None, f"no stored price for {provider}/{model}"
+    ours = compute_cost(price, input_tokens=tokens_in, cached_input_tokens=cached, output_tokens=tokens_out)
+    provider_id = normalise_provider(provider)
+    theirs = calc_price(
+        Usage(input_tokens=tokens_in, cache_read_tokens=cached, output_tokens=tokens_out),
+        normalise_model(provider_id, model),
+        provider_id=provider_id,
+        genai_request_timestamp=at,
+    )
+    assert ours.input_cost == theirs.input_price
+    assert ours.output_cost == theirs.output_price
+    assert ours.total_cost == theirs.total_price
+
+
+def test_price_history_picks_the_row_in_force(session):
+    book = PriceBook(session)
+    cut = datetime(2025, 6, 10, tzinfo=UTC)
+    assert book.price_at("openai", "o3", datetime(2025, 6, 9, 23, 59, 59, tzinfo=UTC)).input_per_mtok == 10
+    assert book.price_at("openai", "o3", cut).input_per_mtok == 2
+    assert book.price_at("openai", "o3", cut).valid_from == cut
+
+
+def test_unknown_models_have_no_price(session):
+    assert PriceBook(session).price_at("acme", "acme-large-9", datetime.now(UTC)) is None
+    assert resolve("openai", "definitely-not-a-model") is None
+
+
+def test_catalog_has_dated_prices_for_the_major_providers():
+    prices = list(catalog_prices())
+    providers = {p.provider for p in prices}
+    assert {"openai", "anthropic", "google"} <= providers
+    assert any(p.model == "o3" and p.valid_from > ALWAYS for p in prices)
+    assert all(p.valid_from.tzinfo is not None for p in prices)
+
+
+def price(**kw) -> PriceRef:
+    base = dict(id=1, provider="p", model="m", valid_from=ALWAYS, input_per_mtok=None, output_per_mtok=None,
+                cache_read_per_mtok=None, cache_write_per_mtok=None, source="test")
+    return PriceRef(**(base | kw))
+
+
+def test_cached_tokens_fall_back_to_the_input_price_and_are_not_counted_twice():
+    cost = compute_cost(price(input_per_mtok=Decimal("2"), output_per_mtok=Decimal("8")),
+                        input_tokens=1_000_000, cached_input_tokens=400_000, output_tokens=0)
+    assert cost.input_cost == Decimal("2")  # 600k + 400k at $2, not 1.4M tokens
+
+
+def test_a_price_without_an_output_rate_cannot_price_output_tokens():
+    embedding = price(input_per_mtok=Decimal("0.02"))
+    assert compute_cost(embedding, input_tokens=10, cached_input_tokens=0, output_tokens=1) is None
+    assert compute_cost(embedding, input_tokens=10, cached_input_tokens=0, output_tokens=0).total_cost == Decimal(
+        "0.0000002"
+    )
+
+
+def test_costs_keep_every_digit_for_huge_token_counts():
+    cost = compute_cost(price(input_per_mtok=Decimal("0.000001234567"), output_per_mtok=Decimal("123.456789")),
+                        input_tokens=999_999_999_999, cached_input_tokens=0, output_tokens=999_999_999_999)
+    assert cost.input_cost == Decimal("1.234566999998765433")
+    assert cost.output_cost == Decimal("123456788.999876543211")
