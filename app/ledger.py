@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.models import CallRequestKey, LlmCall
-from app.pricing import PriceBook, compute_cost
+from app.pricing import PriceBook
 from app.records import CallRecord, IngestResult, NewCall
 
 log = logging.getLogger(__name__)
@@ -125,13 +125,15 @@ class Ledger:
     @staticmethod
     def _row(call: NewCall, call_id: int, book: PriceBook) -> dict[str, Any]:
         assert call.timestamp is not None
-        price = book.price_at(call.provider, call.model, call.timestamp)
-        cost = price and compute_cost(
-            price,
+        priced = book.cost_at(
+            call.provider,
+            call.model,
+            call.timestamp,
             input_tokens=call.input_tokens,
             cached_input_tokens=call.cached_input_tokens,
             output_tokens=call.output_tokens,
         )
+        price, cost = priced or (None, None)
         return {
             "id": call_id,
             "timestamp": call.timestamp,
@@ -149,7 +151,7 @@ class Ledger:
             "input_cost": cost.input_cost if cost else None,
             "output_cost": cost.output_cost if cost else None,
             "total_cost": cost.total_cost if cost else None,
-            "price_id": price.id if cost else None,
+            "price_id": price.id if price else None,
             "duration_ms": call.duration_ms,
             "success": call.success,
             "error_message": call.error,

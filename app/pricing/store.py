@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.models import ModelPrice
 from app.pricing import catalog
+from app.pricing.cost import CallCost, compute_cost
 
 # In RETURNING of an upsert, xmax = 0 marks a row the statement inserted rather than updated.
 _INSERTED = literal_column("(xmax = 0)").label("inserted")
@@ -98,6 +99,21 @@ class PriceBook:
         starts, prices = self._history_for(provider, model)
         position = bisect_right(starts, at)
         return prices[position - 1] if position else None
+
+    def cost_at(
+        self, provider: str, model: str, at: datetime, *, input_tokens: int, cached_input_tokens: int,
+        output_tokens: int,
+    ) -> tuple[PriceRef, CallCost] | None:
+        """The price in force at `at` and the tokens' cost at it; None when the call cannot be priced.
+
+        Used by the ledger at ingest and by repricing, so a call is priced the same way by both.
+        """
+        price = self.price_at(provider, model, at)
+        if price is None:
+            return None
+        cost = compute_cost(price, input_tokens=input_tokens, cached_input_tokens=cached_input_tokens,
+                            output_tokens=output_tokens)
+        return (price, cost) if cost is not None else None
 
     def _history_for(self, provider: str, model: str) -> tuple[list[datetime], list[PriceRef]]:
         key = (provider, model)
