@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from app import embedded_pg
-
 MAX_BATCH_CALLS = 10_000
 
 
@@ -34,6 +32,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        from app import embedded_pg  # not at import time: `python -m app.embedded_pg` imports this package
+
         url = env.get("DATABASE_URL") or embedded_pg.default_url()
         if not url:
             raise ConfigError(
