@@ -1,7 +1,95 @@
-"""Blueprint `analytics`: cost summaries, daily series, call listings and breakdowns."""
+"""Blueprint `analytics`: cost summaries, daily series, call listings and breakdowns.
+
+``/api/costs/…`` answers in camelCase; ``/analytics/cost/…`` keeps the seed's snake_case shapes.
+Every handler parses the query string, calls :mod:`app.analytics`, and serialises the result.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
+from flask_smorest import abort
+from marshmallow import RAISE
+
+from app import analytics
 from app.api import Blueprint
+from app.db import get_session
+from app.ledger import utc_now  # the clock of `/analytics/cost/total`; tests monkeypatch it here
+from app.schemas.analytics import (
+    AssistantBreakdownSchema,
+    CallListQuery,
+    CallPageSchema,
+    CompanyPeriodQuery,
+    CompanyRangeQuery,
+    DailySchema,
+    ModelBreakdownSchema,
+    ModelCostSchema,
+    PeriodQuery,
+    SummarySchema,
+    TotalCostSchema,
+)
 
 bp = Blueprint("analytics", __name__, description="Who spent what, on which model, when")
+
+
+def _query(schema: type) -> Any:
+    # webargs would silently drop unknown query parameters; a typo should be a 400 instead.
+    return bp.arguments(schema, location="query", unknown=RAISE)
+
+
+@bp.route("/api/costs/summary")
+@_query(CompanyPeriodQuery)
+@bp.response(200, SummarySchema, description="Totals and breakdowns, and the change from the equal period before.")
+def cost_summary(args: dict[str, Any]):
+    return analytics.summary(get_session(), args["start"], args["end"], company_id=args["company_id"])
+
+
+@bp.route("/api/costs/daily")
+@_query(CompanyPeriodQuery)
+@bp.response(200, DailySchema, description="One entry per UTC day of the range, days without calls as zeros.")
+def cost_daily(args: dict[str, Any]):
+    return {"days": analytics.daily(get_session(), args["start"], args["end"], company_id=args["company_id"])}
+
+
+@bp.route("/api/costs")
+@_query(CallListQuery)
+@bp.response(200, CallPageSchema, description="Stored calls, newest first.")
+def list_calls(args: dict[str, Any]):
+    return analytics.list_calls(get_session(), args["filters"], page=args["page"], limit=args["limit"])
+
+
+@bp.route("/api/costs/by-assistant/<assistant_id>")
+@_query(CompanyRangeQuery)
+@bp.response(200, AssistantBreakdownSchema)
+@bp.alt_response(404, description="The assistant never made a call.")
+def by_assistant(args: dict[str, Any], assistant_id: str):
+    found = analytics.assistant_breakdown(get_session(), assistant_id, args["start"], args["end"],
+                                          company_id=args["company_id"])
+    if found is None:
+        abort(404, message=f"No calls for assistant {assistant_id!r}.")
+    return found
+
+
+@bp.route("/api/costs/by-model/<path:model>")
+@_query(CompanyRangeQuery)
+@bp.response(200, ModelBreakdownSchema)
+@bp.alt_response(404, description="The model was never called.")
+def by_model(args: dict[str, Any], model: str):
+    found = analytics.model_breakdown(get_session(), model, args["start"], args["end"], company_id=args["company_id"])
+    if found is None:
+        abort(404, message=f"No calls for model {model!r}.")
+    return found
+
+
+@bp.route("/analytics/cost/user/<user_id>")
+@_query(PeriodQuery)
+@bp.response(200, ModelCostSchema(many=True), description="What the user spent per model (seed shape).")
+def user_cost(args: dict[str, date], user_id: str):
+    return analytics.user_model_costs(get_session(), user_id, args["start"], args["end"])
+
+
+@bp.route("/analytics/cost/total")
+@bp.response(200, TotalCostSchema, description="Cost of the last 30 days, to the second (seed shape).")
+def total_cost():
+    return {"total_cost": analytics.rolling_total(get_session(), utc_now())}

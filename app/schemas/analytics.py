@@ -1,0 +1,223 @@
+"""Query-string and response schemas of the analytics routes.
+
+Query strings: dates are ISO ``YYYY-MM-DD`` (inclusive UTC days), unknown parameters are refused,
+`success` is exactly ``true`` or ``false``. Responses: money is an exact decimal string (`Money`);
+keys are camelCase under ``/api/costs``, snake_case on the seed-compatible ``/analytics`` routes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
+
+from app.analytics import CallFilters, CallPage
+from app.schemas.calls import CallOutSchema
+from app.schemas.fields import Money
+
+DEFAULT_DAYS = 30
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+# ---------------------------------------------------------------------------------------------
+# Query strings
+
+
+class _Query(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class DateRangeQuery(_Query):
+    """Optional inclusive range; when both dates are given, endDate must not precede startDate."""
+
+    start = fields.Date(data_key="startDate", load_default=None, metadata={"example": "2026-03-01"})
+    end = fields.Date(data_key="endDate", load_default=None, metadata={"example": "2026-03-31"})
+
+    @validates_schema
+    def _check_order(self, data: dict[str, Any], **kwargs: Any) -> None:
+        start, end = data.get("start"), data.get("end")
+        if start is not None and end is not None and end < start:
+            raise ValidationError("Must not be before startDate.", "endDate")
+
+
+class PeriodQuery(DateRangeQuery):
+    """A range that defaults to the last 30 days: endDate today (UTC), startDate 29 days before it."""
+
+    end = fields.Date(data_key="endDate", load_default=utc_today,
+                      metadata={"example": "2026-03-31", "description": "Default: today (UTC)."})
+    start = fields.Date(data_key="startDate", load_default=None,
+                        metadata={"example": "2026-03-01", "description": "Default: endDate minus 29 days."})
+
+    @post_load
+    def _default_start(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if data["start"] is None:
+            data["start"] = data["end"] - timedelta(days=DEFAULT_DAYS - 1)
+        return data
+
+
+class CompanyPeriodQuery(PeriodQuery):
+    company_id = fields.String(data_key="companyId", load_default=None)
+
+
+class CompanyRangeQuery(DateRangeQuery):
+    company_id = fields.String(data_key="companyId", load_default=None)
+
+
+def _max_page_size() -> int:
+    return current_app.config["LEDGER_SETTINGS"].max_page_size
+
+
+def _check_limit(value: int) -> None:
+    if not 1 <= value <= _max_page_size():
+        raise ValidationError(f"Must be between 1 and {_max_page_size()}.")
+
+
+class CallListQuery(CompanyRangeQuery):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=lambda: current_app.config["LEDGER_SETTINGS"].default_page_size,
+                           validate=_check_limit,
+                           metadata={"description": "Page size, at most the server's max page size (1000)."})
+    assistant_id = fields.String(data_key="assistantId", load_default=None)
+    user_id = fields.String(data_key="userId", load_default=None)
+    model = fields.String(load_default=None)
+    provider = fields.String(load_default=None)
+    success = fields.Boolean(truthy={"true"}, falsy={"false"}, load_default=None,
+                             metadata={"description": "`true` or `false`."})
+
+    @post_load
+    def _make_filters(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        page, limit = data.pop("page"), data.pop("limit")
+        return {"filters": CallFilters(**data), "page": page, "limit": limit}
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses under /api/costs (camelCase)
+
+
+class TotalsSchema(Schema):
+    cost = Money()
+    tokens = fields.Integer()
+    calls = fields.Integer()
+
+
+class UserTotalsSchema(Schema):
+    id = fields.String(attribute="key", allow_none=True, metadata={"description": "null: calls without a user."})
+    cost = Money()
+    tokens = fields.Integer()
+    calls = fields.Integer()
+
+
+class AssistantTotalsSchema(Schema):
+    id = fields.String(attribute="key", allow_none=True, metadata={"description": "null: calls without an assistant."})
+    name = fields.String(allow_none=True, metadata={"description": "The most recent name reported for this id."})
+    cost = Money()
+    tokens = fields.Integer()
+    calls = fields.Integer()
+
+
+def _totals_by_key(data_key: str) -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=fields.Nested(TotalsSchema), data_key=data_key)
+
+
+class _Totals(Schema):
+    """The flat totals of a report: `obj.totals` spelled out as totalCost, callCount, …"""
+
+    total_cost = Money(attribute="totals.cost", data_key="totalCost")
+    total_tokens = fields.Integer(attribute="totals.tokens", data_key="totalTokens")
+    call_count = fields.Integer(attribute="totals.calls", data_key="callCount")
+    failure_count = fields.Integer(attribute="totals.failures", data_key="failureCount")
+    unpriced_count = fields.Integer(attribute="totals.unpriced", data_key="unpricedCount",
+                                    metadata={"description": "Calls with no known price: not in totalCost."})
+
+
+class PeriodSchema(_Totals):
+    start = fields.Date(data_key="startDate")
+    end = fields.Date(data_key="endDate")
+
+
+class ChangeSchema(Schema):
+    cost = Money()
+    cost_percent = Money(data_key="costPercent", allow_none=True,
+                         metadata={"example": "12.5", "description": "Rounded to 0.01; null when the previous period cost 0."})
+    tokens = fields.Integer()
+    calls = fields.Integer()
+
+
+class SummarySchema(PeriodSchema):
+    by_model = _totals_by_key("byModel")
+    by_provider = _totals_by_key("byProvider")
+    by_assistant = fields.List(fields.Nested(AssistantTotalsSchema), data_key="byAssistant")
+    by_user = fields.List(fields.Nested(UserTotalsSchema), data_key="byUser")
+    previous = fields.Nested(PeriodSchema, data_key="previousPeriod")
+    change = fields.Nested(ChangeSchema)
+
+
+class DayTotalSchema(Schema):
+    date = fields.Date()
+    cost = Money()
+    tokens = fields.Integer()
+    calls = fields.Integer()
+    failures = fields.Integer()
+
+
+class DailySchema(Schema):
+    days = fields.List(fields.Nested(DayTotalSchema))
+
+
+class PaginationSchema(Schema):
+    page = fields.Integer()
+    limit = fields.Integer()
+    total = fields.Integer()
+    total_pages = fields.Integer(data_key="totalPages")
+
+
+class CallRecordSchema(CallOutSchema):
+    class Meta:
+        exclude = ("duplicate",)
+
+
+class CallPageSchema(Schema):
+    records = fields.List(fields.Nested(CallRecordSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+    @pre_dump
+    def _split(self, page: CallPage, **kwargs: Any) -> dict[str, Any]:
+        return {"records": page.records, "pagination": page}
+
+
+class AssistantBreakdownSchema(PeriodSchema):
+    assistant_id = fields.String(data_key="assistantId")
+    name = fields.String(allow_none=True)
+    start = fields.Date(data_key="startDate", allow_none=True)
+    end = fields.Date(data_key="endDate", allow_none=True)
+    by_model = _totals_by_key("byModel")
+    by_user = fields.List(fields.Nested(UserTotalsSchema), data_key="byUser")
+
+
+class ModelBreakdownSchema(PeriodSchema):
+    model = fields.String()
+    start = fields.Date(data_key="startDate", allow_none=True)
+    end = fields.Date(data_key="endDate", allow_none=True)
+    by_provider = _totals_by_key("byProvider")
+    by_assistant = fields.List(fields.Nested(AssistantTotalsSchema), data_key="byAssistant")
+    by_user = fields.List(fields.Nested(UserTotalsSchema), data_key="byUser")
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses of the seed-compatible /analytics routes (snake_case)
+
+
+class ModelCostSchema(Schema):
+    model = fields.String()
+    total_cost = Money()
+    total_tokens = fields.Integer()
+
+
+class TotalCostSchema(Schema):
+    total_cost = Money()
