@@ -1,0 +1,116 @@
+"""Retries racing each other through a real gunicorn: one call stored, every answer the same call.
+
+These tests commit for real (the race needs separate transactions), so they use their own
+company id and delete what they wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app.embedded_pg import PROJECT_ROOT, free_port
+from app.ledger import Ledger
+from app.models import CallRequestKey, LlmCall
+from app.records import NewCall
+
+COMPANY = "concurrency-test"
+
+
+@pytest.fixture
+def cleanup(engine):
+    yield
+    with Session(engine) as session:
+        ids = select(LlmCall.id).where(LlmCall.company_id == COMPANY)
+        session.execute(delete(CallRequestKey).where(CallRequestKey.company_id == COMPANY))
+        session.execute(delete(LlmCall).where(LlmCall.id.in_(ids)))
+        session.commit()
+
+
+@pytest.fixture
+def gunicorn(database_url, cleanup):
+    port = free_port()
+    env = os.environ | {"DATABASE_URL": database_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "4", "wsgi:app"],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1)
+            break
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def post(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, json.loads(response.read())
+
+
+def test_concurrent_retries_through_gunicorn_store_one_call(gunicorn, engine):
+    body = {"provider": "openai", "model": "gpt-4o", "inputTokens": 100, "outputTokens": 10,
+            "companyId": COMPANY, "requestId": "same-key", "timestamp": "2026-03-05T10:00:00+00:00"}
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: post(f"{gunicorn}/api/calls", body), range(32)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses.count(201) == 1 and statuses.count(200) == 31
+    assert len({answer["id"] for _, answer in answers}) == 1
+    with Session(engine) as session:
+        stored = session.scalar(select(func.count()).select_from(LlmCall).where(LlmCall.company_id == COMPANY))
+    assert stored == 1
+
+
+def test_a_retry_waits_for_the_first_writer_and_then_sees_its_call(engine, cleanup):
+    call = NewCall(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1, company_id=COMPANY,
+                   request_id="racing")
+    first = Session(engine)
+    [original] = Ledger(first).record([call])  # holds the key, not yet committed
+    second_result = []
+
+    def retry():
+        with Session(engine) as second:
+            second_result.extend(Ledger(second).record([call]))
+            second.commit()
+
+    thread = threading.Thread(target=retry)
+    thread.start()
+    thread.join(timeout=1)
+    assert thread.is_alive(), "the retry must wait for the first writer's key"
+    first.commit()
+    first.close()
+    thread.join(timeout=10)
+    assert second_result[0].duplicate and second_result[0].call.id == original.call.id
+
+
+def test_a_retry_after_the_first_writer_rolled_back_is_stored(engine, cleanup):
+    call = NewCall(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1, company_id=COMPANY,
+                   request_id="rolled-back")
+    with Session(engine) as first:
+        Ledger(first).record([call])
+        first.rollback()
+    with Session(engine) as second:
+        [result] = Ledger(second).record([call])
+        second.commit()
+    assert not result.duplicate
