@@ -23,8 +23,6 @@ class Settings:
     database_url: str
     # Requests larger than this are refused before parsing (a full 10,000-call batch is ~5 MB).
     max_request_bytes: int = 32 * 1024 * 1024
-    # Reasoning-model calls (o1/o3 families) slower than this are logged as a warning.
-    slow_reasoning_ms: int = 30_000
     # Default and maximum page size of `GET /api/costs`.
     default_page_size: int = 50
     max_page_size: int = 1_000
@@ -41,10 +39,7 @@ class Settings:
                 "Run `make run` (it starts one) or export "
                 "DATABASE_URL=postgresql+psycopg://user@host:port/dbname."
             )
-        return cls(
-            database_url=normalise_url(url),
-            slow_reasoning_ms=_int(env, "SLOW_REASONING_MS", cls.slow_reasoning_ms),
-        )
+        return cls(database_url=normalise_url(url))
 
 
 def normalise_url(url: str) -> str:
@@ -54,12 +49,3 @@ def normalise_url(url: str) -> str:
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
-
-def _int(env, name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
