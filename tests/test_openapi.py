@@ -1,0 +1,33 @@
+"""The OpenAPI document is generated from the same schemas that validate requests."""
+
+EXPECTED_PATHS = {
+    "/api/calls": "post",
+    "/api/calls/batch": "post",
+    "/api/costs/summary": "get",
+    "/api/costs/daily": "get",
+    "/api/costs": "get",
+    "/api/costs/by-assistant/{assistant_id}": "get",
+    "/api/costs/by-model/{model}": "get",
+    "/analytics/cost/user/{user_id}": "get",
+    "/analytics/cost/total": "get",
+    "/healthz": "get",
+}
+
+
+def test_openapi_lists_every_route(client):
+    r = client.get("/openapi.json")
+    assert r.status_code == 200
+    spec = r.json
+    assert spec["openapi"].startswith("3.")
+    for path, method in EXPECTED_PATHS.items():
+        assert method in spec["paths"].get(path, {}), f"{method.upper()} {path} missing from the spec"
+
+
+def test_request_schema_documents_camel_case_fields_and_requirements(client):
+    schemas = client.get("/openapi.json").json["components"]["schemas"]
+    call_in = schemas["CallIn"]
+    assert set(call_in["required"]) == {"provider", "model", "inputTokens", "outputTokens"}
+    assert call_in["properties"]["inputTokens"]["minimum"] == 0
+    assert call_in["additionalProperties"] is False
+    assert schemas["CallOut"]["properties"]["totalCost"]["type"] == "string"
+    assert schemas["CallBatchIn"]["properties"]["calls"]["maxItems"] == 10_000
