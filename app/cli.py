@@ -5,13 +5,18 @@ Each command owns its unit of work: it opens a session, calls services, commits 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 from tabulate import tabulate
 
+from app import analytics
 from app.db import get_session
 from app.pricing import list_prices, sync_catalog
 
@@ -22,6 +27,37 @@ costs.add_command(prices)
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(costs)
+
+
+@costs.command("report")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First UTC day.  [default: --until minus 29 days]")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last UTC day, inclusive.  [default: today]")
+@click.option("--by", type=click.Choice(analytics.REPORT_KEYS), default="model", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--company", help="Only this company id.")
+def report(since: datetime | None, until: datetime | None, by: str, fmt: str, company: str | None) -> None:
+    """Cost, tokens, calls and failures per user, model, provider, assistant, endpoint or day."""
+    last = until.date() if until else datetime.now(UTC).date()
+    first = since.date() if since else last - timedelta(days=29)
+    if first > last:
+        raise click.BadParameter("must not be after --until", param_hint="--since")
+    found = analytics.report(get_session(), first, last, by, company_id=company)
+    counts = ["tokens", "calls", "failures", "unpriced"]
+    rows = [[row.key, _num(row.cost), *(getattr(row, c) for c in counts)] for row in found]
+    total = [_num(sum((row.cost for row in found), Decimal(0))),
+             *(sum(getattr(row, c) for row in found) for c in counts)]
+    headers = ["cost", *counts]
+    if fmt == "json":
+        click.echo(json.dumps({"since": first.isoformat(), "until": last.isoformat(), "by": by, "company": company,
+                               "rows": [dict(zip(["key", *headers], row, strict=True)) for row in rows],
+                               "total": dict(zip(headers, total, strict=True))}, indent=2))
+    elif fmt == "csv":
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows([[by, *headers], *rows])
+        click.echo(out.getvalue(), nl=False)
+    else:
+        table = [[key or "(none)", *rest] for key, *rest in rows] + [["TOTAL", *total]]
+        click.echo(tabulate(table, headers=[by, *headers], disable_numparse=True, colalign=("left",) + ("right",) * 5))
 
 
 @prices.command("sync")
