@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Date, Select, exists, func, not_, select
+from sqlalchemy import BigInteger, ColumnElement, Date, exists, func, not_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
@@ -173,12 +173,12 @@ def _totals_columns() -> list[ColumnElement[Any]]:
     ]
 
 
-def _totals(row: Any) -> dict[str, Any]:
+def _totals_of(row: Any) -> dict[str, Any]:
     return {"cost": row.cost, "tokens": row.tokens, "calls": row.calls, "failures": row.failures,
             "unpriced": row.unpriced}
 
 
-def day_start(day: date) -> datetime:
+def _day_start(day: date) -> datetime:
     """00:00 UTC of `day`."""
     return datetime.combine(day, time.min, tzinfo=UTC)
 
@@ -186,9 +186,9 @@ def day_start(day: date) -> datetime:
 def _conditions(filters: CallFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.start is not None:
-        conditions.append(LlmCall.timestamp >= day_start(filters.start))
+        conditions.append(LlmCall.timestamp >= _day_start(filters.start))
     if filters.end is not None:
-        conditions.append(LlmCall.timestamp < day_start(filters.end + timedelta(days=1)))
+        conditions.append(LlmCall.timestamp < _day_start(filters.end + timedelta(days=1)))
     for column, value in ((LlmCall.company_id, filters.company_id), (LlmCall.user_id, filters.user_id),
                           (LlmCall.assistant_id, filters.assistant_id), (LlmCall.model, filters.model),
                           (LlmCall.provider, filters.provider), (LlmCall.success, filters.success)):
@@ -213,23 +213,19 @@ REPORT_KEYS = tuple(_GROUP_KEYS)
 
 def _overall(session: Session, filters: CallFilters) -> Totals:
     row = session.execute(select(*_totals_columns()).where(*_conditions(filters))).one()
-    return Totals(**_totals(row))
-
-
-def _grouped_query(key: ColumnElement[Any], filters: CallFilters) -> Select[Any]:
-    key = key.label("key")
-    return select(key, *_totals_columns()).where(*_conditions(filters)).group_by(key)
+    return Totals(**_totals_of(row))
 
 
 def _grouped(session: Session, by: str, filters: CallFilters) -> list[GroupTotals]:
     """Totals per key, most expensive first (ties: more calls first, then by key)."""
-    query = _grouped_query(_GROUP_KEYS[by], filters)
-    columns = query.selected_columns
+    key = _GROUP_KEYS[by].label("key")
+    query = select(key, *_totals_columns()).where(*_conditions(filters)).group_by(key)
     if by == "day":
-        query = query.order_by(columns["key"])
+        query = query.order_by(key)
     else:
-        query = query.order_by(columns["cost"].desc(), columns["calls"].desc(), columns["key"].asc().nulls_last())
-    return [GroupTotals(key=_key(row.key), **_totals(row)) for row in session.execute(query)]
+        columns = query.selected_columns
+        query = query.order_by(columns["cost"].desc(), columns["calls"].desc(), key.asc().nulls_last())
+    return [GroupTotals(key=_key(row.key), **_totals_of(row)) for row in session.execute(query)]
 
 
 def _key(value: Any) -> str | None:
@@ -238,8 +234,7 @@ def _key(value: Any) -> str | None:
 
 def _keyed(groups: Sequence[GroupTotals]) -> dict[str, Totals]:
     """By a key that is never NULL (model, provider), keeping the order."""
-    return {group.key: Totals(group.cost, group.tokens, group.calls, group.failures, group.unpriced)
-            for group in groups if group.key is not None}
+    return {group.key: Totals(**_totals_of(group)) for group in groups if group.key is not None}
 
 
 def _with_names(session: Session, groups: Sequence[GroupTotals], company_id: str | None) -> list[AssistantTotals]:
@@ -254,7 +249,7 @@ def _with_names(session: Session, groups: Sequence[GroupTotals], company_id: str
                  .order_by(LlmCall.assistant_id, LlmCall.timestamp.desc(), LlmCall.id.desc()))
         names = dict(session.execute(query).all())
     return [AssistantTotals(key=group.key, name=names.get(group.key) if group.key else None,
-                            **_totals(group)) for group in groups]
+                            **_totals_of(group)) for group in groups]
 
 
 def _check_range(start: date, end: date) -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
 from app.analytics import CallFilters, CallPage
 from app.schemas.calls import CallOutSchema
@@ -28,12 +28,7 @@ def utc_today() -> date:
 # Query strings
 
 
-class _Query(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class DateRangeQuery(_Query):
+class DateRangeQuery(Schema):
     """Optional inclusive range; when both dates are given, endDate must not precede startDate."""
 
     start = fields.Date(data_key="startDate", load_default=None, metadata={"example": "2026-03-01"})
@@ -69,20 +64,20 @@ class CompanyRangeQuery(DateRangeQuery):
     company_id = fields.String(data_key="companyId", load_default=None)
 
 
-def _max_page_size() -> int:
-    return current_app.config["LEDGER_SETTINGS"].max_page_size
+def _default_page_size() -> int:
+    return current_app.config["LEDGER_SETTINGS"].default_page_size
 
 
-def _check_limit(value: int) -> None:
-    if not 1 <= value <= _max_page_size():
-        raise ValidationError(f"Must be between 1 and {_max_page_size()}.")
+def _check_page_size(value: int) -> None:
+    largest = current_app.config["LEDGER_SETTINGS"].max_page_size
+    if not 1 <= value <= largest:
+        raise ValidationError(f"Must be between 1 and {largest}.")
 
 
 class CallListQuery(CompanyRangeQuery):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    limit = fields.Integer(load_default=lambda: current_app.config["LEDGER_SETTINGS"].default_page_size,
-                           validate=_check_limit,
-                           metadata={"description": "Page size, at most the server's max page size (1000)."})
+    limit = fields.Integer(load_default=_default_page_size, validate=_check_page_size,
+                           metadata={"description": "Page size: 50 unless set, at most 1000 (the server's settings)."})
     assistant_id = fields.String(data_key="assistantId", load_default=None)
     user_id = fields.String(data_key="userId", load_default=None)
     model = fields.String(load_default=None)
@@ -143,8 +138,8 @@ class PeriodSchema(_Totals):
 
 class ChangeSchema(Schema):
     cost = Money()
-    cost_percent = Money(data_key="costPercent", allow_none=True,
-                         metadata={"example": "12.5", "description": "Rounded to 0.01; null when the previous period cost 0."})
+    cost_percent = Money(data_key="costPercent", allow_none=True, metadata={
+        "example": "12.5", "description": "Rounded to 0.01; null when the previous period cost 0."})
     tokens = fields.Integer()
     calls = fields.Integer()
 
@@ -173,8 +168,8 @@ class DailySchema(Schema):
 class PaginationSchema(Schema):
     page = fields.Integer()
     limit = fields.Integer()
-    total = fields.Integer()
-    total_pages = fields.Integer(data_key="totalPages")
+    total = fields.Integer(metadata={"description": "Calls matching the filters, on every page."})
+    total_pages = fields.Integer(data_key="totalPages", metadata={"description": "0 when nothing matches."})
 
 
 class CallRecordSchema(CallOutSchema):
