@@ -50,9 +50,9 @@ def gunicorn(database_url, cleanup):
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=1)
+            urllib.request.urlopen(f"{base}/healthz", timeout=5)
             break
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
                 raise RuntimeError("gunicorn did not start")
