@@ -170,11 +170,12 @@ def demo(count: int, days: int, seed: int) -> None:
             session.commit()
             summary = summary.plus(batch)
             bar.update(batch.stored + batch.duplicates)
-    click.echo(f"Demo seed {seed}: {summary.stored:,} calls stored, {summary.duplicates:,} duplicates (already stored)")
+    click.echo(f"Demo seed {seed}: {summary.stored:,} calls stored, {summary.duplicates:,} duplicates")
     click.echo(f"Total cost of the {summary.calls:,} demo calls: ${_num(summary.total_cost)}")
     click.echo(f"From {summary.first:%Y-%m-%d %H:%M} to {summary.last:%Y-%m-%d %H:%M} UTC")
     if summary.unpriced:
-        click.echo(f"{summary.unpriced:,} calls are unpriced: run `flask costs prices sync`, then `flask costs reprice`.")
+        click.echo(f"{summary.unpriced:,} calls are unpriced: "
+                   "run `flask costs prices sync`, then `flask costs reprice`.")
 
 
 @contextmanager

@@ -84,8 +84,6 @@ HAIKU = Model("anthropic", "claude-3-5-haiku-20241022", 350, 8.0)
 GEMINI_FLASH = Model("google", "gemini-2.5-flash", 400, 5.0)
 GEMINI_PRO = Model("google", "models/gemini-2.5-pro", 1_200, 11.0)
 GEMINI_EMBED = Model("google", "gemini-embedding-001", 110, 0.0, caches=False)
-MODELS = (GPT_4O, GPT_4O_MINI, GPT_41_MINI, O3_MINI, OPENAI_EMBED, SONNET, HAIKU, GEMINI_FLASH, GEMINI_PRO,
-          GEMINI_EMBED)
 
 CHAT = Endpoint("/chat", 1_800, 350)
 SUMMARIZE = Endpoint("/summarize", 7_000, 300, sigma=0.7)
@@ -142,6 +140,10 @@ COMPANIES = (
                    (CHAT, 1.0, {GEMINI_FLASH: 0.5, GPT_41_MINI: 0.3, SONNET: 0.1, O3_MINI: 0.1})),
     ),
 )
+
+# Every model the demo sends, in first-use order (a test checks each has a price).
+MODELS = tuple(dict.fromkeys(model for company in COMPANIES for assistant in company.assistants
+                             for route in assistant.routes for model, _ in route.models))
 
 FAILURE_RATE = 0.03
 ERRORS = {
@@ -282,7 +284,9 @@ class DemoTraffic:
         )
 
 
-def record_demo(session: Session, calls: Iterable[NewCall], *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[DemoBatch]:
+def record_demo(
+    session: Session, calls: Iterable[NewCall], *, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[DemoBatch]:
     """Record calls through the ledger, batch by batch; the caller commits between batches."""
     ledger = Ledger(session)
     iterator = iter(calls)

@@ -139,7 +139,8 @@ class Repricer:
             rows = self._session.execute(
                 select(
                     LlmCall.id, LlmCall.provider, LlmCall.model, LlmCall.timestamp, LlmCall.input_tokens,
-                    LlmCall.cached_input_tokens, LlmCall.output_tokens, *(LlmCall.__table__.c[c] for c in _COST_COLUMNS),
+                    LlmCall.cached_input_tokens, LlmCall.output_tokens,
+                    *(LlmCall.__table__.c[column] for column in _COST_COLUMNS),
                 )
                 .where(*self._selection, LlmCall.id > after_id)
                 .order_by(LlmCall.id)
