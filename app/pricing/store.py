@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, literal_column, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
 from app.models import ModelPrice
@@ -75,7 +75,7 @@ def list_prices(
     if at is not None:
         stmt = (
             stmt.where(ModelPrice.valid_from <= at)
-            .distinct(ModelPrice.provider, ModelPrice.model)
+            .ext(distinct_on(ModelPrice.provider, ModelPrice.model))
             .order_by(ModelPrice.provider, ModelPrice.model, ModelPrice.valid_from.desc())
         )
     else:
