@@ -5,7 +5,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import and_, literal_column, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on, insert
@@ -21,17 +20,10 @@ PRICE_COLUMNS = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "ca
 
 
 @dataclass(frozen=True)
-class PriceRef:
-    """One row of `model_price`, as a plain value."""
+class PriceRef(catalog.CatalogPrice):
+    """One row of `model_price`, as a plain value: a dated price plus its id and source."""
 
     id: int
-    provider: str
-    model: str
-    valid_from: datetime
-    input_per_mtok: Decimal | None
-    output_per_mtok: Decimal | None
-    cache_read_per_mtok: Decimal | None
-    cache_write_per_mtok: Decimal | None
     source: str
 
     @classmethod
