@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from app.models import CallRequestKey, LlmCall
 from app.pricing import PriceBook
+from app.pricing.usage import usage_of
 from app.records import CallRecord, IngestResult, NewCall
 
 log = logging.getLogger(__name__)
@@ -125,15 +126,7 @@ class Ledger:
     @staticmethod
     def _row(call: NewCall, call_id: int, book: PriceBook) -> dict[str, Any]:
         assert call.timestamp is not None
-        priced = book.cost_at(
-            call.provider,
-            call.model,
-            call.timestamp,
-            input_tokens=call.input_tokens,
-            cached_input_tokens=call.cached_input_tokens,
-            output_tokens=call.output_tokens,
-        )
-        price, cost = priced or (None, None)
+        price, cost = book.cost_of(call) or (None, None)
         return {
             "id": call_id,
             "timestamp": call.timestamp,
@@ -144,10 +137,9 @@ class Ledger:
             "endpoint": call.endpoint,
             "provider": call.provider,
             "model": call.model,
-            "input_tokens": call.input_tokens,
-            "output_tokens": call.output_tokens,
-            "cached_input_tokens": call.cached_input_tokens,
+            **usage_of(call).as_dict(),
             "total_tokens": call.input_tokens + call.output_tokens,
+            "service_tier": call.service_tier,
             "input_cost": cost.input_cost if cost else None,
             "output_cost": cost.output_cost if cost else None,
             "total_cost": cost.total_cost if cost else None,

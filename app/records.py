@@ -20,6 +20,13 @@ class NewCall:
     output_tokens: int
     company_id: str
     cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    input_audio_tokens: int = 0
+    cached_audio_tokens: int = 0
+    reasoning_tokens: int = 0
+    output_audio_tokens: int = 0
+    service_tier: str = "standard"
     duration_ms: int | None = None
     success: bool = True
     error: str | None = None
@@ -49,7 +56,14 @@ class CallRecord:
     input_tokens: int
     output_tokens: int
     cached_input_tokens: int
+    cache_write_tokens: int
+    cache_write_1h_tokens: int
+    input_audio_tokens: int
+    cached_audio_tokens: int
+    reasoning_tokens: int
+    output_audio_tokens: int
     total_tokens: int
+    service_tier: str
     input_cost: Decimal | None
     output_cost: Decimal | None
     total_cost: Decimal | None
@@ -66,15 +80,9 @@ class CallRecord:
 
     @classmethod
     def from_row(cls, row: LlmCall) -> CallRecord:
-        return cls(
-            id=row.id, timestamp=row.timestamp, recorded_at=row.recorded_at, company_id=row.company_id,
-            user_id=row.user_id, assistant_id=row.assistant_id, assistant_name=row.assistant_name,
-            endpoint=row.endpoint, provider=row.provider, model=row.model, input_tokens=row.input_tokens,
-            output_tokens=row.output_tokens, cached_input_tokens=row.cached_input_tokens,
-            total_tokens=row.total_tokens, input_cost=row.input_cost, output_cost=row.output_cost,
-            total_cost=row.total_cost, price_id=row.price_id, duration_ms=row.duration_ms, success=row.success,
-            error=row.error_message, request_id=row.request_id, metadata=row.call_metadata,
-        )
+        renamed = {"error": row.error_message, "metadata": row.call_metadata}
+        return cls(**{name: renamed[name] if name in renamed else getattr(row, name)
+                      for name in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)

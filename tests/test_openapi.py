@@ -26,7 +26,9 @@ def test_openapi_lists_every_route(client):
 def test_request_schema_documents_camel_case_fields_and_requirements(client):
     schemas = client.get("/openapi.json").json["components"]["schemas"]
     call_in = schemas["CallIn"]
-    assert set(call_in["required"]) == {"provider", "model", "inputTokens", "outputTokens"}
+    assert set(call_in["required"]) == {"provider", "model"}  # token counts or a native `usage` object
+    assert {"usage", "usageFormat", "serviceTier", "reasoningTokens", "cacheWrite1hTokens"} <= set(
+        call_in["properties"])
     assert call_in["properties"]["inputTokens"]["minimum"] == 0
     assert call_in["additionalProperties"] is False
     assert schemas["CallOut"]["properties"]["totalCost"]["type"] == "string"

@@ -18,7 +18,8 @@ O3_AFTER = {"input_per_mtok": "2", "output_per_mtok": "8"}
 
 
 def prices_list(runner, *args: str) -> str:
-    result = runner.invoke(args=["costs", "prices", "list", "--provider", "openai", "--model", "o3", *args])
+    result = runner.invoke(args=["costs", "prices", "list", "--provider", "openai", "--model", "o3", "--tier",
+                                 "standard", *args])
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -41,11 +42,11 @@ def test_csv_shows_the_price_in_force(runner, at, expected):
 def test_table_shows_the_price_in_force(runner):
     before = prices_list(runner, "--at", "2025-06-09")
     after = prices_list(runner, "--at", "2025-06-10", "--format", "table")
-    assert "input/MTok" in before.splitlines()[0]
+    assert "per million tokens" in before.splitlines()[0]
     [before_row] = [line.split() for line in before.splitlines() if " o3 " in line]
     [after_row] = [line.split() for line in after.splitlines() if " o3 " in line]
-    assert before_row[3:6] == ["1970-01-01", "10", "40"]
-    assert after_row[3:6] == ["2025-06-10", "2", "8"]
+    assert before_row[3:8] == ["standard", "catalog", "1970-01-01", "10", "40"]
+    assert after_row[3:8] == ["standard", "catalog", "2025-06-10", "2", "8"]
 
 
 def test_without_at_every_dated_price_is_listed_in_order(runner):
@@ -53,8 +54,10 @@ def test_without_at_every_dated_price_is_listed_in_order(runner):
     assert [(p["valid_from"], p["input_per_mtok"]) for p in prices] == [
         ("1970-01-01T00:00:00+00:00", "10"), ("2025-06-10T00:00:00+00:00", "2")]
     rows = list(csv.reader(io.StringIO(prices_list(runner, "--format", "csv"))))
-    assert rows[0] == ["id", "provider", "model", "valid_from", "input_per_mtok", "output_per_mtok",
-                       "cache_read_per_mtok", "cache_write_per_mtok", "source"]
+    assert rows[0] == ["id", "provider", "model", "service_tier", "kind", "company_id", "valid_from",
+                       "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok",
+                       "cache_write_1h_per_mtok", "input_audio_per_mtok", "cached_audio_per_mtok",
+                       "output_audio_per_mtok", "tiers", "source"]
     assert len(rows) == 3
 
 

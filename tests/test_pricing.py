@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from genai_prices import Usage, calc_price
 
-from app.pricing import PriceBook, compute_cost
+from app.pricing import PriceBook, TokenUsage, compute_cost
 from app.pricing.catalog import ALWAYS, catalog_prices, normalise_model, normalise_provider, resolve
 from app.pricing.store import PriceRef
 
@@ -33,7 +33,7 @@ def test_cost_equals_the_catalog_calculation(session, provider, model, ts, token
     at = datetime.fromisoformat(ts)
     price = PriceBook(session).price_at(provider, model, at)
     assert price is not None, f"no stored price for {provider}/{model}"
-    ours = compute_cost(price, input_tokens=tokens_in, cached_input_tokens=cached, output_tokens=tokens_out)
+    ours = compute_cost(price, TokenUsage(input_tokens=tokens_in, cached_input_tokens=cached, output_tokens=tokens_out))
     provider_id = normalise_provider(provider)
     theirs = calc_price(
         Usage(input_tokens=tokens_in, cache_read_tokens=cached, output_tokens=tokens_out),
@@ -68,27 +68,23 @@ def test_catalog_has_dated_prices_for_the_major_providers():
 
 
 def price(**kw) -> PriceRef:
-    base = dict(id=1, provider="p", model="m", valid_from=ALWAYS, input_per_mtok=None, output_per_mtok=None,
-                cache_read_per_mtok=None, cache_write_per_mtok=None, source="test")
-    return PriceRef(**(base | kw))
+    return PriceRef(**(dict(id=1, provider="p", model="m", valid_from=ALWAYS, source="test") | kw))
 
 
 def test_cached_tokens_fall_back_to_the_input_price_and_are_not_counted_twice():
     cost = compute_cost(price(input_per_mtok=Decimal("2"), output_per_mtok=Decimal("8")),
-                        input_tokens=1_000_000, cached_input_tokens=400_000, output_tokens=0)
+                        TokenUsage(input_tokens=1_000_000, cached_input_tokens=400_000, output_tokens=0))
     assert cost.input_cost == Decimal("2")  # 600k + 400k at $2, not 1.4M tokens
 
 
 def test_a_price_without_an_output_rate_cannot_price_output_tokens():
     embedding = price(input_per_mtok=Decimal("0.02"))
-    assert compute_cost(embedding, input_tokens=10, cached_input_tokens=0, output_tokens=1) is None
-    assert compute_cost(embedding, input_tokens=10, cached_input_tokens=0, output_tokens=0).total_cost == Decimal(
-        "0.0000002"
-    )
+    assert compute_cost(embedding, TokenUsage(input_tokens=10, output_tokens=1)) is None
+    assert compute_cost(embedding, TokenUsage(input_tokens=10, output_tokens=0)).total_cost == Decimal("0.0000002")
 
 
 def test_costs_keep_every_digit_for_huge_token_counts():
     cost = compute_cost(price(input_per_mtok=Decimal("0.000001234567"), output_per_mtok=Decimal("123.456789")),
-                        input_tokens=999_999_999_999, cached_input_tokens=0, output_tokens=999_999_999_999)
+                        TokenUsage(input_tokens=999_999_999_999, output_tokens=999_999_999_999))
     assert cost.input_cost == Decimal("1.234566999998765433")
     assert cost.output_cost == Decimal("123456788.999876543211")

@@ -1,9 +1,12 @@
 """`llm_call_log`: one row per LLM API call, and `llm_call_request`: the idempotency keys.
 
 Column names of `llm_call_log` keep the seed schema's (``id, model, provider, input_tokens, …,
-timestamp, duration_ms, success``) so existing BI queries run unchanged. ``input_tokens`` counts
-every input token, cached ones included; ``cached_input_tokens`` says how many of them were cache
-reads. A call with no known price has ``price_id``, ``input_cost``, ``output_cost`` and
+timestamp, duration_ms, success``) so existing BI queries run unchanged. Token columns follow
+one rule: a total includes its parts. ``input_tokens`` counts every input token; of them,
+``cached_input_tokens`` were cache reads, ``cache_write_tokens`` cache writes (of which
+``cache_write_1h_tokens`` with a one-hour lifetime), ``input_audio_tokens`` audio (of which
+``cached_audio_tokens`` cache reads). ``output_tokens`` counts every output token; of them
+``reasoning_tokens`` were reasoning and ``output_audio_tokens`` audio. A call with no known price has ``price_id``, ``input_cost``, ``output_cost`` and
 ``total_cost`` all NULL (unpriced) until `flask costs reprice` prices it.
 
 Idempotency keys live in their own table, keyed by (company_id, request_id) and independent of
@@ -39,7 +42,14 @@ class LlmCall(Base):
     input_tokens: Mapped[int]
     output_tokens: Mapped[int]
     cached_input_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    cache_write_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    cache_write_1h_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    input_audio_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    cached_audio_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    reasoning_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    output_audio_tokens: Mapped[int] = mapped_column(server_default=text("0"))
     total_tokens: Mapped[int]
+    service_tier: Mapped[str] = mapped_column(server_default=text("'standard'"))
     input_cost: Mapped[Decimal | None]
     output_cost: Mapped[Decimal | None]
     total_cost: Mapped[Decimal | None]
@@ -56,7 +66,20 @@ class LlmCall(Base):
             "input_tokens >= 0 AND output_tokens >= 0 AND cached_input_tokens >= 0",
             name="tokens_non_negative",
         ),
+        CheckConstraint(
+            "cache_write_tokens >= 0 AND cache_write_1h_tokens >= 0 AND input_audio_tokens >= 0"
+            " AND cached_audio_tokens >= 0 AND reasoning_tokens >= 0 AND output_audio_tokens >= 0",
+            name="token_details_non_negative",
+        ),
         CheckConstraint("cached_input_tokens <= input_tokens", name="cached_within_input"),
+        CheckConstraint(
+            "cache_write_1h_tokens <= cache_write_tokens"
+            " AND cached_audio_tokens <= cached_input_tokens AND cached_audio_tokens <= input_audio_tokens"
+            " AND cached_input_tokens + cache_write_tokens + input_audio_tokens - cached_audio_tokens"
+            " <= input_tokens"
+            " AND reasoning_tokens <= output_tokens AND output_audio_tokens <= output_tokens",
+            name="token_parts_within_totals",
+        ),
         CheckConstraint("total_tokens = input_tokens + output_tokens", name="total_tokens_sum"),
         CheckConstraint("duration_ms IS NULL OR duration_ms >= 0", name="duration_non_negative"),
         CheckConstraint(

@@ -1,8 +1,14 @@
 """`model_price`: what a provider charges for a model, per million tokens, from a given instant.
 
-Rows come from the bundled `genai-prices` catalog (`flask costs prices sync`) or an operator.
-The price in force at time T is the row with the latest ``valid_from <= T``. BI tools join
-``llm_call_log.price_id`` to this table to audit any cost.
+Rows are of two kinds. ``catalog`` rows come from the bundled `genai-prices` catalog (`flask costs
+prices sync`); ``override`` rows are negotiated rates an operator set, for everyone
+(``company_id`` NULL) or for one company. Each row is for one service tier (``standard``,
+``batch``, ``flex``, ``priority``, ``fast``). The price in force for a call is chosen by
+:class:`app.pricing.PriceBook`; BI tools join ``llm_call_log.price_id`` to audit any cost.
+
+Per-million-token prices have one column per billed token type; ``tiers`` holds the prices that
+replace a column's base price once a call's input tokens exceed a threshold, as
+``{"input_per_mtok": [{"start": 200000, "price": "6"}], …}`` (prices as exact decimal strings).
 """
 
 from __future__ import annotations
@@ -10,7 +16,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Identity, UniqueConstraint, func
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Identity, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -22,19 +30,33 @@ class ModelPrice(Base):
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     provider: Mapped[str]
     model: Mapped[str]
+    service_tier: Mapped[str] = mapped_column(server_default=text("'standard'"))
+    kind: Mapped[str] = mapped_column(server_default=text("'catalog'"))
+    company_id: Mapped[str | None]
     valid_from: Mapped[datetime]
     input_per_mtok: Mapped[Decimal | None]
     output_per_mtok: Mapped[Decimal | None]
     cache_read_per_mtok: Mapped[Decimal | None]
     cache_write_per_mtok: Mapped[Decimal | None]
+    cache_write_1h_per_mtok: Mapped[Decimal | None]
+    input_audio_per_mtok: Mapped[Decimal | None]
+    cached_audio_per_mtok: Mapped[Decimal | None]
+    output_audio_per_mtok: Mapped[Decimal | None]
+    tiers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     source: Mapped[str]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     __table_args__ = (
-        UniqueConstraint("provider", "model", "valid_from"),
+        UniqueConstraint("provider", "model", "service_tier", "kind", "company_id", "valid_from",
+                         name="uq_model_price_key", postgresql_nulls_not_distinct=True),
         CheckConstraint(
             "coalesce(input_per_mtok, 0) >= 0 AND coalesce(output_per_mtok, 0) >= 0"
-            " AND coalesce(cache_read_per_mtok, 0) >= 0 AND coalesce(cache_write_per_mtok, 0) >= 0",
+            " AND coalesce(cache_read_per_mtok, 0) >= 0 AND coalesce(cache_write_per_mtok, 0) >= 0"
+            " AND coalesce(cache_write_1h_per_mtok, 0) >= 0 AND coalesce(input_audio_per_mtok, 0) >= 0"
+            " AND coalesce(cached_audio_per_mtok, 0) >= 0 AND coalesce(output_audio_per_mtok, 0) >= 0",
             name="prices_non_negative",
         ),
+        CheckConstraint("kind IN ('catalog', 'override')", name="kind_known"),
+        CheckConstraint("kind = 'override' OR company_id IS NULL", name="catalog_has_no_company"),
+        CheckConstraint("service_tier IN ('standard', 'batch', 'flex', 'priority', 'fast')", name="tier_known"),
     )

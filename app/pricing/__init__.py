@@ -2,12 +2,15 @@
 
 - :mod:`app.pricing.catalog` reads the `genai-prices` bundled snapshot (never its network updater)
   and resolves the model names clients send to catalog model ids.
+- :mod:`app.pricing.usage` is a call's token usage, every billed token type.
 - :mod:`app.pricing.store` keeps `model_price` in step with the catalog and answers
-  "which price was in force for this model at time T".
-- :mod:`app.pricing.cost` turns a price and token counts into exact `Decimal` costs.
+  "which price applies to this call" (history, service tier, overrides).
+- :mod:`app.pricing.cost` turns a price and a usage into exact `Decimal` costs.
 """
 
 from app.pricing.cost import CallCost, compute_cost
 from app.pricing.store import PriceBook, PriceRef, SyncResult, list_prices, sync_catalog
+from app.pricing.usage import TokenUsage
 
-__all__ = ["CallCost", "PriceBook", "PriceRef", "SyncResult", "compute_cost", "list_prices", "sync_catalog"]
+__all__ = ["CallCost", "PriceBook", "PriceRef", "SyncResult", "TokenUsage", "compute_cost", "list_prices",
+           "sync_catalog"]

@@ -1,19 +1,21 @@
-"""The `genai-prices` bundled snapshot: dated per-million-token prices and model-name matching.
+"""The `genai-prices` bundled snapshot: dated prices per service tier, and model-name matching.
 
 Only the bundled data is read; the package's updater (which fetches from the internet) is never
-started. Catalog prices that our table cannot express yet are reduced as follows, and the
-reduction is documented in README ("How costs are computed"):
-
-- tiered prices (e.g. above 200k input tokens) keep their base tier;
-- time-of-day prices (off-peak discounts) are skipped in favour of the standard price.
+started. For each model and service tier, :func:`catalog_prices` evaluates the catalog at every
+date where any of its prices changes, and yields one row per change, so that "the row in force
+at T" gives exactly the prices the catalog itself would use at T. Threshold tiers (e.g. above
+200k input tokens) are kept. Time-of-day prices (off-peak discounts) are left out: the
+standard price stands for them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import genai_prices
 from genai_prices import data_snapshot, types
@@ -41,15 +43,52 @@ PROVIDER_ALIASES = {
 }
 
 
-@dataclass(frozen=True)
-class CatalogPrice:
+# Our price column → the genai-prices price key it holds (per million tokens).
+PRICE_KEYS = {
+    "input_per_mtok": "input_mtok",
+    "output_per_mtok": "output_mtok",
+    "cache_read_per_mtok": "cache_read_mtok",
+    "cache_write_per_mtok": "cache_write_mtok",
+    "cache_write_1h_per_mtok": "cache_write_1h_mtok",
+    "input_audio_per_mtok": "input_audio_mtok",
+    "cached_audio_per_mtok": "cache_audio_read_mtok",
+    "output_audio_per_mtok": "output_audio_mtok",
+}
+
+# Our service tiers → the request contexts the catalog selects their prices with (OpenAI's
+# fast tier is a `service_tier`, Anthropic's fast mode a `speed`).
+SERVICE_TIERS: dict[str, list[dict[str, str]]] = {
+    "standard": [],
+    "batch": [{"processing": "batch"}],
+    "flex": [{"service_tier": "flex"}],
+    "priority": [{"service_tier": "priority"}],
+    "fast": [{"service_tier": "fast"}, {"speed": "fast"}],
+}
+
+Tiers = dict[str, list[dict[str, Any]]]  # column → [{"start": tokens, "price": "decimal string"}]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenPrices:
+    """Per-million-token prices of every billed token type (None: not priced separately)."""
+
+    input_per_mtok: Decimal | None = None
+    output_per_mtok: Decimal | None = None
+    cache_read_per_mtok: Decimal | None = None
+    cache_write_per_mtok: Decimal | None = None
+    cache_write_1h_per_mtok: Decimal | None = None
+    input_audio_per_mtok: Decimal | None = None
+    cached_audio_per_mtok: Decimal | None = None
+    output_audio_per_mtok: Decimal | None = None
+    tiers: Tiers = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogPrice(TokenPrices):
     provider: str
     model: str
+    service_tier: str = "standard"
     valid_from: datetime
-    input_per_mtok: Decimal | None
-    output_per_mtok: Decimal | None
-    cache_read_per_mtok: Decimal | None
-    cache_write_per_mtok: Decimal | None
 
 
 def normalise_provider(provider: str) -> str:
@@ -67,49 +106,92 @@ def normalise_model(provider: str, model: str) -> str:
 
 
 def resolve(provider: str, model: str) -> tuple[str, str] | None:
-    """The catalog's (provider id, model id) for a provider and model as a client sent them."""
+    """The catalog's (provider id, model id) for a provider and model as a client sent them.
+
+    The provider returned is the one whose price list holds the model (a provider may fall back
+    to another's models, e.g. Azure to OpenAI's).
+    """
     provider_id = normalise_provider(provider)
     ref = normalise_model(provider_id, model)
+    snapshot = data_snapshot.get_snapshot()
     try:
-        found_provider, found_model = data_snapshot.get_snapshot().find_provider_model(ref, None, provider_id, None)
+        _, found = snapshot.find_provider_model(ref, None, provider_id, None)
     except LookupError:
         return None
-    return found_provider.id, found_model.id
+    owner = next(p for p in snapshot.providers if any(m is found for m in p.models))
+    return owner.id, found.id
 
 
-def _token_prices(price: types.ModelPrice) -> dict[str, Decimal | None]:
-    def base(value: object) -> Decimal | None:
+def token_prices(price: types.ModelPrice) -> TokenPrices | None:
+    """Our columns of a catalog price; None when it has neither an input nor an output price."""
+    values: dict[str, Any] = {}
+    tiers: Tiers = {}
+    for column, key in PRICE_KEYS.items():
+        value = getattr(price, key)
         if isinstance(value, types.TieredPrices):
-            return value.base
-        return value if isinstance(value, Decimal) else None
+            tiers[column] = [{"start": tier.start, "price": str(tier.price)} for tier in value.tiers]
+            value = value.base
+        values[column] = value
+    if values["input_per_mtok"] is None and values["output_per_mtok"] is None:
+        return None
+    return TokenPrices(**values, tiers=tiers)
 
-    return {
-        "input_per_mtok": base(price.input_mtok),
-        "output_per_mtok": base(price.output_mtok),
-        "cache_read_per_mtok": base(price.cache_read_mtok),
-        "cache_write_per_mtok": base(price.cache_write_mtok),
-    }
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _without_time_of_day(model: types.ModelInfo) -> types.ModelInfo | None:
+    """The model with off-peak (time-of-day) prices removed; None if nothing else is left."""
+    def keep(constraint: object) -> bool:
+        return not isinstance(constraint, types.TimeOfDateConstraint)
+
+    prices = model.prices
+    if not isinstance(prices, types.ModelPrice):
+        prices = [conditional for conditional in prices if keep(conditional.constraint)]
+        if not prices:
+            return None
+    variants = [variant for variant in model.price_variants or () if keep(variant.constraint)]
+    return dataclasses.replace(model, prices=prices, price_variants=variants or None)
+
+
+def _change_dates(model: types.ModelInfo) -> list[datetime]:
+    starts = {ALWAYS}
+    conditionals = [] if isinstance(model.prices, types.ModelPrice) else model.prices
+    for constraint in [c.constraint for c in conditionals] + [v.constraint for v in model.price_variants or ()]:
+        if isinstance(constraint, types.StartDateConstraint):
+            starts.add(_midnight(constraint.start_date))
+    return sorted(starts)
+
+
+def _tiers_of(model: types.ModelInfo) -> dict[str, dict[str, str] | None]:
+    """The service tiers the model prices, each with the request context that selects it."""
+    present = [variant.when for variant in model.price_variants or ()]
+    tiers: dict[str, dict[str, str] | None] = {"standard": None}
+    for tier, contexts in SERVICE_TIERS.items():
+        if found := next((context for context in contexts if context in present), None):
+            tiers[tier] = found
+    return tiers
 
 
 def catalog_prices() -> Iterator[CatalogPrice]:
-    """Every dated token price in the bundled snapshot (models without token prices are left out)."""
+    """Every dated token price in the bundled snapshot, per service tier the model has."""
     for provider in data_snapshot.get_snapshot().providers:
-        for model in provider.models:
-            if isinstance(model.prices, types.ModelPrice):
-                dated = [(ALWAYS, model.prices)]
-            else:
-                dated = []
-                for conditional in model.prices:
-                    constraint = conditional.constraint
-                    if constraint is None:
-                        dated.append((ALWAYS, conditional.prices))
-                    elif isinstance(constraint, types.StartDateConstraint):
-                        start = datetime(constraint.start_date.year, constraint.start_date.month,
-                                         constraint.start_date.day, tzinfo=UTC)
-                        dated.append((start, conditional.prices))
-                    # TimeOfDateConstraint (off-peak windows): the standard price stands.
-            for valid_from, price in dated:
-                prices = _token_prices(price)
-                if prices["input_per_mtok"] is None and prices["output_per_mtok"] is None:
-                    continue
-                yield CatalogPrice(provider=provider.id, model=model.id, valid_from=valid_from, **prices)
+        for listed in provider.models:
+            model = _without_time_of_day(listed)
+            if model is None:
+                continue
+            dates = _change_dates(model)
+            for tier, context in _tiers_of(model).items():
+                previous: TokenPrices | None = None
+                for valid_from in dates:
+                    prices = token_prices(model.get_prices(valid_from, context))
+                    if prices is None or prices == previous:
+                        continue
+                    previous = prices
+                    yield CatalogPrice(provider=provider.id, model=model.id, service_tier=tier,
+                                       valid_from=valid_from, **_fields(prices))
+
+
+def _fields(prices: TokenPrices) -> dict[str, Any]:
+    return {f.name: getattr(prices, f.name) for f in dataclasses.fields(TokenPrices)}

@@ -1,26 +1,24 @@
-"""The cost of one call: exact `Decimal` arithmetic on per-million-token prices.
+"""The cost of one call: a stored price applied to the call's token usage, exactly.
 
-``input_tokens`` counts every input token, cached reads included (OpenAI's convention). Cached
-reads are charged at the cache-read price when the price has one, otherwise at the input price,
-and the rest of the input at the input price — so no token is charged twice. Results are rounded
-half-even to the scale of the money columns (18 decimals), i.e. exact for every catalog price
-with up to 12 decimals per million tokens.
+The arithmetic is `genai-prices`' own price engine, fed with the prices from our table: each
+token is billed once, at the most specific price the model has (a cache read at the cache-read
+price, else at the input price), and a threshold tier (e.g. above 200k input tokens) applies its
+price to all the call's tokens of that type, as the providers bill it. Results are `Decimal`,
+rounded half-even to the 18 decimals of the money columns (exact for every catalog price of the
+major providers).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from typing import Protocol
+from decimal import ROUND_HALF_EVEN, Decimal
 
-MILLION = Decimal(1_000_000)
+from genai_prices import types
+
+from app.pricing.catalog import PRICE_KEYS, TokenPrices
+from app.pricing.usage import TokenUsage
+
 MONEY_QUANTUM = Decimal("1e-18")
-
-
-class TokenPrices(Protocol):
-    input_per_mtok: Decimal | None
-    output_per_mtok: Decimal | None
-    cache_read_per_mtok: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -37,18 +35,26 @@ def _money(value: Decimal) -> Decimal:
     return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-def compute_cost(
-    price: TokenPrices, *, input_tokens: int, cached_input_tokens: int, output_tokens: int
-) -> CallCost | None:
-    """Cost of the tokens at `price`, or None when the price does not cover a token type used."""
-    uncached = input_tokens - cached_input_tokens
-    cache_price = price.cache_read_per_mtok if price.cache_read_per_mtok is not None else price.input_per_mtok
-    if (uncached and price.input_per_mtok is None) or (cached_input_tokens and cache_price is None):
+def to_genai(price: TokenPrices) -> types.ModelPrice:
+    """Our stored price as the catalog's `ModelPrice` (threshold tiers included)."""
+    values: dict[str, Decimal | types.TieredPrices] = {}
+    for column, key in PRICE_KEYS.items():
+        base = getattr(price, column)
+        if base is None:
+            continue
+        tiers = price.tiers.get(column)
+        if tiers:
+            values[key] = types.TieredPrices(
+                base=base, tiers=[types.Tier(start=int(t["start"]), price=Decimal(t["price"])) for t in tiers]
+            )
+        else:
+            values[key] = base
+    return types.ModelPrice(**values)
+
+
+def compute_cost(price: TokenPrices, usage: TokenUsage) -> CallCost | None:
+    """Cost of `usage` at `price`, or None when the price has no rate for input or output used."""
+    if (usage.input_tokens and price.input_per_mtok is None) or (usage.output_tokens and price.output_per_mtok is None):
         return None
-    if output_tokens and price.output_per_mtok is None:
-        return None
-    with localcontext() as ctx:
-        ctx.prec = 60  # wide enough that only the final quantize rounds
-        input_cost = (uncached * (price.input_per_mtok or 0) + cached_input_tokens * (cache_price or 0)) / MILLION
-        output_cost = output_tokens * (price.output_per_mtok or 0) / MILLION
-        return CallCost(input_cost=_money(input_cost), output_cost=_money(output_cost))
+    result = to_genai(price).calc_price(usage.to_genai())
+    return CallCost(input_cost=_money(result["input_price"]), output_cost=_money(result["output_price"]))

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.models import LlmCall
 from app.pricing.store import PriceBook
+from app.pricing.usage import GENAI_KEYS
 
 DEFAULT_BATCH_SIZE = 5_000
 ZERO = Decimal(0)
@@ -138,9 +139,8 @@ class Repricer:
         while True:
             rows = self._session.execute(
                 select(
-                    LlmCall.id, LlmCall.provider, LlmCall.model, LlmCall.timestamp, LlmCall.input_tokens,
-                    LlmCall.cached_input_tokens, LlmCall.output_tokens,
-                    *(LlmCall.__table__.c[column] for column in _COST_COLUMNS),
+                    LlmCall.id, LlmCall.provider, LlmCall.model, LlmCall.timestamp, LlmCall.company_id,
+                    LlmCall.service_tier, *(LlmCall.__table__.c[column] for column in (*GENAI_KEYS, *_COST_COLUMNS)),
                 )
                 .where(*self._selection, LlmCall.id > after_id)
                 .order_by(LlmCall.id)
@@ -166,10 +166,7 @@ class Repricer:
         missing: Counter[tuple[str, str]] = Counter()
         old_total = new_total = ZERO
         for row in rows:
-            priced = book.cost_at(
-                row.provider, row.model, row.timestamp, input_tokens=row.input_tokens,
-                cached_input_tokens=row.cached_input_tokens, output_tokens=row.output_tokens,
-            )
+            priced = book.cost_of(row)
             if priced is None:
                 new = dict.fromkeys(_COST_COLUMNS)
                 missing[(row.provider, row.model)] += 1

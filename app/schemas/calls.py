@@ -8,6 +8,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from app.config import MAX_BATCH_CALLS
+from app.pricing import native
+from app.pricing.usage import TokenUsage
 from app.records import NewCall
 from app.schemas.fields import Money, StrictBoolean, StrictInteger, Text, TokenCount
 
@@ -16,14 +18,46 @@ MAX_FUTURE_SKEW = timedelta(hours=1)
 DEFAULT_COMPANY = "default"
 
 
+SERVICE_TIERS = {"standard": "standard", "default": "standard", "auto": "standard", "batch": "batch",
+                 "flex": "flex", "priority": "priority", "fast": "fast"}
+TOKEN_FIELDS = {  # JSON name → attribute
+    "inputTokens": "input_tokens", "outputTokens": "output_tokens", "cachedInputTokens": "cached_input_tokens",
+    "cacheWriteTokens": "cache_write_tokens", "cacheWrite1hTokens": "cache_write_1h_tokens",
+    "inputAudioTokens": "input_audio_tokens", "cachedAudioTokens": "cached_audio_tokens",
+    "reasoningTokens": "reasoning_tokens", "outputAudioTokens": "output_audio_tokens",
+}
+
+
 class CallInSchema(Schema):
     provider = Text(64, required=True, metadata={"example": "openai"})
     model = Text(200, required=True, metadata={"example": "gpt-4o"})
-    input_tokens = TokenCount(required=True, data_key="inputTokens",
-                              metadata={"description": "All input tokens, cached ones included."})
-    output_tokens = TokenCount(required=True, data_key="outputTokens")
-    cached_input_tokens = TokenCount(load_default=0, data_key="cachedInputTokens",
+    input_tokens = TokenCount(data_key="inputTokens", metadata={
+        "description": "All input tokens: cache reads, cache writes and audio included. Required unless `usage`."})
+    output_tokens = TokenCount(data_key="outputTokens", metadata={
+        "description": "All output tokens: reasoning and audio included. Required unless `usage`."})
+    cached_input_tokens = TokenCount(data_key="cachedInputTokens",
                                      metadata={"description": "How many of inputTokens were cache reads."})
+    cache_write_tokens = TokenCount(data_key="cacheWriteTokens",
+                                    metadata={"description": "How many of inputTokens were written to the cache."})
+    cache_write_1h_tokens = TokenCount(data_key="cacheWrite1hTokens", metadata={
+        "description": "How many of cacheWriteTokens were written with a one-hour lifetime (Anthropic)."})
+    input_audio_tokens = TokenCount(data_key="inputAudioTokens",
+                                    metadata={"description": "How many of inputTokens were audio."})
+    cached_audio_tokens = TokenCount(data_key="cachedAudioTokens", metadata={
+        "description": "How many of inputAudioTokens were cache reads (also counted in cachedInputTokens)."})
+    reasoning_tokens = TokenCount(data_key="reasoningTokens", metadata={
+        "description": "How many of outputTokens were reasoning (billed as output)."})
+    output_audio_tokens = TokenCount(data_key="outputAudioTokens",
+                                     metadata={"description": "How many of outputTokens were audio."})
+    usage = fields.Dict(keys=fields.String(), load_default=None, metadata={
+        "description": "Instead of token fields: the provider's own usage object (OpenAI Chat Completions or "
+                       "Responses `usage`, Anthropic Messages `usage`, Gemini `usageMetadata`)."})
+    usage_format = fields.String(data_key="usageFormat", load_default=None,
+                                 validate=validate.OneOf(list(native.FORMATS)),
+                                 metadata={"description": "Format of `usage`; detected when omitted."})
+    service_tier = fields.String(data_key="serviceTier", load_default="standard",
+                                 validate=validate.OneOf(list(SERVICE_TIERS)),
+                                 metadata={"description": "Service tier the provider billed (batch, flex, priority…)."})
     duration_ms = StrictInteger(validate=validate.Range(min=0, max=2**31 - 1), allow_none=True,
                                 load_default=None, data_key="durationMs")
     success = StrictBoolean(load_default=True)
@@ -41,19 +75,37 @@ class CallInSchema(Schema):
 
     @validates_schema
     def _check_consistency(self, data: dict[str, Any], **kwargs: Any) -> None:
-        cached, total = data.get("cached_input_tokens"), data.get("input_tokens")
-        if cached is not None and total is not None and cached > total:
-            raise ValidationError("Must not exceed inputTokens (which counts cached tokens too).",
-                                  "cachedInputTokens")
+        given = [name for name, attr in TOKEN_FIELDS.items() if data.get(attr) is not None]
+        if data.get("usage") is not None:
+            if given:
+                raise ValidationError(f"Send either usage or token fields, not both (got {', '.join(given)}).",
+                                      "usage")
+            try:
+                data["_tokens"] = native.token_usage(data["provider"], data["usage"], data.get("usage_format"))
+            except native.NativeUsageError as exc:
+                raise ValidationError(str(exc), "usage") from exc
+        else:
+            missing = {name: ["Missing data for required field."] for name in ("inputTokens", "outputTokens")
+                       if data.get(TOKEN_FIELDS[name]) is None}
+            if missing:
+                raise ValidationError(missing)
+            tokens = TokenUsage(**{attr: data.get(attr) or 0 for attr in TOKEN_FIELDS.values()})
+            if problems := tokens.problems():
+                raise ValidationError({name: [message] for name, message in problems.items()})
+            data["_tokens"] = tokens
         stamp = data.get("timestamp")
         if stamp is not None and stamp > datetime.now(UTC) + MAX_FUTURE_SKEW:
             raise ValidationError("Must not be in the future.", "timestamp")
 
     @post_load
     def _make_call(self, data: dict[str, Any], **kwargs: Any) -> NewCall:
+        tokens: TokenUsage = data.pop("_tokens")
+        for attr in (*TOKEN_FIELDS.values(), "usage", "usage_format"):
+            data.pop(attr, None)
         if data["timestamp"] is not None:
             data["timestamp"] = data["timestamp"].astimezone(UTC)
-        return NewCall(**data)
+        data["service_tier"] = SERVICE_TIERS[data["service_tier"]]
+        return NewCall(**data, **tokens.as_dict())
 
 
 class CallBatchInSchema(Schema):
@@ -69,7 +121,14 @@ class CallOutSchema(Schema):
     input_tokens = fields.Integer(data_key="inputTokens")
     output_tokens = fields.Integer(data_key="outputTokens")
     cached_input_tokens = fields.Integer(data_key="cachedInputTokens")
+    cache_write_tokens = fields.Integer(data_key="cacheWriteTokens")
+    cache_write_1h_tokens = fields.Integer(data_key="cacheWrite1hTokens")
+    input_audio_tokens = fields.Integer(data_key="inputAudioTokens")
+    cached_audio_tokens = fields.Integer(data_key="cachedAudioTokens")
+    reasoning_tokens = fields.Integer(data_key="reasoningTokens")
+    output_audio_tokens = fields.Integer(data_key="outputAudioTokens")
     total_tokens = fields.Integer(data_key="totalTokens")
+    service_tier = fields.String(data_key="serviceTier")
     input_cost = Money(data_key="inputCost", allow_none=True)
     output_cost = Money(data_key="outputCost", allow_none=True)
     total_cost = Money(data_key="totalCost", allow_none=True)
