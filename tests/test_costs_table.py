@@ -109,7 +109,7 @@ CASES = [
     Case("anthropic-tier-just-above", "anthropic", "claude-sonnet-4-5", (ANTHROPIC, "claude-sonnet-4-5"),
          t(200_001, 1_000)),
     Case("anthropic-tier-above-with-caches", "anthropic", "claude-sonnet-4-5", (ANTHROPIC, "claude-sonnet-4-5"),
-         t(250_000, 4_000, cached_input_tokens=150_000, cache_write_tokens=50_000, cache_write_1h_tokens=20_000)),
+         t(250_000, 4_000, cached_input_tokens=150_000, cache_write_tokens=80_000, cache_write_1h_tokens=20_000)),
     Case("anthropic-tiers-before-change", "anthropic", "claude-sonnet-4-6", (ANTHROPIC, "claude-sonnet-4-6"),
          t(250_000, 4_000), at="2026-03-12T23:59:59+00:00"),
     Case("anthropic-tiers-after-change", "anthropic", "claude-sonnet-4-6", (ANTHROPIC, "claude-sonnet-4-6"),
