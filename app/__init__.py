@@ -29,10 +29,10 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     _configure_logging()
     db.init_app(app, database or db.Database.from_url(settings.database_url))
 
-    from app.api import analytics, health, ingest
+    from app.api import analytics, health, ingest, prices
 
     api = Api(app, spec_kwargs=_spec_kwargs())
-    for blueprint in (ingest.bp, analytics.bp, health.bp):
+    for blueprint in (ingest.bp, analytics.bp, prices.bp, health.bp):
         api.register_blueprint(blueprint)
 
     from app import cli

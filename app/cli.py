@@ -27,6 +27,7 @@ from app.pricing import list_prices, sync_catalog
 from app.pricing.catalog import PRICE_KEYS, SERVICE_TIERS, TokenPrices
 from app.pricing.overrides import Override, OverrideError, import_litellm, set_override
 from app.pricing.reprice import DEFAULT_BATCH_SIZE, Repricer, RepriceScope
+from app.schemas.prices import PriceRowSchema
 
 costs = AppGroup("costs", help="Operate the LLM cost ledger: reports, prices, repricing, demo data.")
 prices = AppGroup("prices", help="The price table (model_price).")
@@ -95,22 +96,17 @@ def _utc(moment: datetime | None) -> datetime | None:
 def prices_list(provider: str | None, model: str | None, tier: str | None, company: str | None,
                 at: datetime | None, fmt: str) -> None:
     """List prices per million tokens, with the instant each applies from."""
-    rows = [p for p in list_prices(get_session(), provider=provider, model=model, at=_utc(at), company_id=company)
-            if tier is None or p.service_tier == tier]
-    identity = ["id", "provider", "model", "service_tier", "kind", "company_id", "valid_from"]
-
-    def record(p) -> dict:
-        return ({name: getattr(p, name) for name in identity} | {"valid_from": p.valid_from.isoformat()}
-                | {name: _num(getattr(p, name)) or None for name in PRICE_COLUMNS}
-                | {"tiers": p.tiers, "source": p.source})
-
-    if fmt == "json":  # money as exact decimal strings, null when the price has no such rate
-        click.echo(json.dumps([record(p) for p in rows], indent=2))
+    rows = list_prices(get_session(), provider=provider, model=model, at=_utc(at), company_id=company,
+                       service_tier=tier)
+    if fmt == "json":  # money as exact decimal strings, null when the price has no such rate (as the API)
+        click.echo(json.dumps(PriceRowSchema(many=True).dump(rows), indent=2))
     elif fmt == "csv":
+        records = PriceRowSchema(many=True).dump(rows)
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=[*identity, *PRICE_COLUMNS, "tiers", "source"], lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=list(PriceRowSchema().fields), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(record(p) | {"tiers": json.dumps(p.tiers) if p.tiers else ""} for p in rows)
+        writer.writerows(record | {"tiers": json.dumps(record["tiers"]) if record["tiers"] else ""}
+                         for record in records)
         click.echo(out.getvalue(), nl=False)
     else:
         headers = ["id", "provider", "model", "tier", "kind", "company", "valid_from", "input", "output",

@@ -29,7 +29,20 @@ NAMING_CONVENTION = {
 
 # Money: enough scale for one token of the cheapest catalog price (prices carry up to 12
 # decimals per million tokens, so a per-token cost needs 18), and 12 integer digits.
-MONEY = Numeric(30, 18)
+MONEY_PRECISION, MONEY_SCALE = 30, 18
+MONEY = Numeric(MONEY_PRECISION, MONEY_SCALE)
+
+
+def money_problem(value: Decimal) -> str | None:
+    """Why `value` would not be stored exactly in a money column (PostgreSQL would round or
+    refuse it); None when it fits."""
+    if not value.is_finite():
+        return "must be a finite number"
+    if value.normalize().as_tuple().exponent < -MONEY_SCALE:  # type: ignore[operator]
+        return f"must have at most {MONEY_SCALE} decimal places"
+    if abs(value) >= Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE):
+        return f"must be less than 10^{MONEY_PRECISION - MONEY_SCALE}"
+    return None
 
 
 class Base(DeclarativeBase):

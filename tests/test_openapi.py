@@ -10,6 +10,8 @@ EXPECTED_PATHS = {
     "/api/costs/by-model/{model}": "get",
     "/analytics/cost/user/{user_id}": "get",
     "/analytics/cost/total": "get",
+    "/api/prices": "get",
+    "/api/prices/overrides": "post",
     "/healthz": "get",
 }
 
@@ -33,3 +35,12 @@ def test_request_schema_documents_camel_case_fields_and_requirements(client):
     assert call_in["additionalProperties"] is False
     assert schemas["CallOut"]["properties"]["totalCost"]["type"] == "string"
     assert schemas["CallBatchIn"]["properties"]["calls"]["maxItems"] == 10_000
+
+
+def test_override_body_documents_prices_as_exact_strings(client):
+    schemas = client.get("/openapi.json").json["components"]["schemas"]
+    override_in = schemas["OverrideIn"]
+    assert set(override_in["required"]) == {"provider", "model", "validFrom"}
+    assert override_in["properties"]["cacheWrite1hPerMtok"]["type"] == "string"
+    assert override_in["additionalProperties"] is False
+    assert schemas["Price"]["properties"]["inputPerMtok"]["format"] == "decimal"

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+from typing import Any
+
+import flask
 from flask_smorest import Blueprint as _SmorestBlueprint
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 
 class _Parser(FlaskParser):
@@ -11,5 +17,21 @@ class _Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
 
 
+class _ExactParser(_Parser):
+    """Loads JSON numbers with a fraction or exponent as `Decimal`, digit for digit as sent."""
+
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        # Undecodable bytes and bad JSON both raise errors webargs answers with 400 "Invalid JSON body."
+        return json.loads(req.get_data(cache=True).decode("utf-8"), parse_float=Decimal)
+
+
 class Blueprint(_SmorestBlueprint):
     ARGUMENTS_PARSER = _Parser()
+
+
+class ExactNumbersBlueprint(Blueprint):
+    """For bodies that carry money: ``2.5e-06`` arrives as ``Decimal("0.0000025")``, never a float."""
+
+    ARGUMENTS_PARSER = _ExactParser()

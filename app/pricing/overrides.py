@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app.db import money_problem
 from app.models import ModelPrice
 from app.pricing import catalog
 from app.pricing.catalog import SERVICE_TIERS, TokenPrices
-from app.pricing.store import PriceRef
+from app.pricing.store import INSERTED, PriceRef
 
 MILLION = Decimal(1_000_000)
 
@@ -50,8 +51,28 @@ def canonical_model(provider: str, model: str) -> tuple[str, str]:
     return provider_id, catalog.normalise_model(provider_id, model)
 
 
+@dataclass(frozen=True)
+class StoredOverride:
+    price: PriceRef
+    created: bool  # False: an override with the same key existed, and its prices were replaced
+
+
 def set_override(session: Session, override: Override) -> PriceRef:
     """Store (or update in place) one override; returns the stored row."""
+    return upsert_override(session, override).price
+
+
+def _price_problem(value: Decimal, where: str) -> str | None:
+    if value < 0:
+        return f"{where} must not be negative"
+    if problem := money_problem(value):
+        return f"{where} {problem}"
+    return None
+
+
+def upsert_override(session: Session, override: Override) -> StoredOverride:
+    """Store one override, or replace the prices of the one with the same provider, model,
+    tier, company and ``valid_from``; says which it did."""
     if override.valid_from.tzinfo is None:
         raise OverrideError("valid_from must be timezone-aware")
     if override.service_tier not in SERVICE_TIERS:
@@ -59,11 +80,18 @@ def set_override(session: Session, override: Override) -> PriceRef:
     prices = override.prices
     if prices.input_per_mtok is None and prices.output_per_mtok is None:
         raise OverrideError("an override needs at least an input or an output price")
+    for column in catalog.PRICE_KEYS:
+        value = getattr(prices, column)
+        if value is not None and (problem := _price_problem(value, column)):
+            raise OverrideError(problem)
     for column, tiers in prices.tiers.items():
         if column not in catalog.PRICE_KEYS or getattr(prices, column) is None:
             raise OverrideError(f"tiers given for {column}, which has no base price")
-        if any(int(t["start"]) <= 0 or Decimal(t["price"]) < 0 for t in tiers):
-            raise OverrideError(f"tiers of {column} need positive starts and non-negative prices")
+        if any(int(t["start"]) <= 0 for t in tiers):
+            raise OverrideError(f"tiers of {column} need positive starts")
+        for step in tiers:
+            if problem := _price_problem(Decimal(step["price"]), f"tier price of {column}"):
+                raise OverrideError(problem)
     provider, model = canonical_model(override.provider, override.model)
     values = asdict(prices) | {
         "provider": provider, "model": model, "valid_from": override.valid_from, "kind": "override",
@@ -73,9 +101,9 @@ def set_override(session: Session, override: Override) -> PriceRef:
     stmt = stmt.on_conflict_do_update(
         constraint="uq_model_price_key",
         set_={name: stmt.excluded[name] for name in (*catalog.PRICE_KEYS, "tiers", "source")},
-    ).returning(ModelPrice)
-    row = session.scalars(stmt).one()
-    return PriceRef.from_row(row)
+    ).returning(ModelPrice, INSERTED)
+    row, inserted = session.execute(stmt, execution_options={"populate_existing": True}).one()
+    return StoredOverride(PriceRef.from_row(row), created=inserted)
 
 
 # --- LiteLLM's model_prices_and_context_window.json ------------------------------------------

@@ -17,7 +17,7 @@ from app.pricing.cost import CallCost, compute_cost
 from app.pricing.usage import TokenUsage, usage_of
 
 # In RETURNING of an upsert, xmax = 0 marks a row the statement inserted rather than updated.
-_INSERTED = literal_column("(xmax = 0)").label("inserted")
+INSERTED = literal_column("(xmax = 0)").label("inserted")
 # Columns an upsert of the catalog may change; everything else is the row's identity.
 SYNCED_COLUMNS = (*catalog.PRICE_KEYS, "tiers")
 # Stay well under PostgreSQL's 65,535 bind parameters per statement.
@@ -60,7 +60,7 @@ def sync_catalog(session: Session) -> SyncResult:
             constraint="uq_model_price_key",
             set_={name: stmt.excluded[name] for name in (*SYNCED_COLUMNS, "source")},
             where=changed,
-        ).returning(ModelPrice.id, _INSERTED)
+        ).returning(ModelPrice.id, INSERTED)
         results = session.execute(stmt).all()
         inserted = sum(1 for _, is_new in results if is_new)
         added += inserted
@@ -70,9 +70,9 @@ def sync_catalog(session: Session) -> SyncResult:
 
 def list_prices(
     session: Session, *, provider: str | None = None, model: str | None = None, at: datetime | None = None,
-    company_id: str | None = None,
+    company_id: str | None = None, service_tier: str | None = None,
 ) -> list[PriceRef]:
-    """Price rows, optionally for one provider/model/company; with `at`, only those in force then.
+    """Price rows, optionally for one provider/model/tier/company; with `at`, only those in force then.
 
     Without `company_id`, company overrides are left out; with it, they are shown beside the
     global rows (which one a call uses is :class:`PriceBook`'s precedence).
@@ -82,6 +82,8 @@ def list_prices(
         stmt = stmt.where(ModelPrice.provider == catalog.normalise_provider(provider))
     if model:
         stmt = stmt.where(ModelPrice.model == model)
+    if service_tier:
+        stmt = stmt.where(ModelPrice.service_tier == service_tier)
     stmt = stmt.where(or_(ModelPrice.company_id.is_(None), ModelPrice.company_id == company_id)
                       if company_id else ModelPrice.company_id.is_(None))
     identity = (ModelPrice.provider, ModelPrice.model, ModelPrice.service_tier, ModelPrice.kind,

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
+from app.db import money_problem
+
 MAX_TOKENS = 10**12
+# A decimal number as JSON writes one (no "1_000", "Infinity" or " 2 ").
+_DECIMAL = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def money_text(value: Decimal) -> str:
+    """``Decimal("2.50")`` → ``"2.5"``: the exact value, without exponent or trailing zeros."""
+    return format(value.normalize(), "f")
 
 
 class Money(fields.Field):
-    """Exact money as a JSON string (``"0.0235"``): no float rounding on either side."""
+    """Exact money as a JSON string (``"0.0235"``): no float rounding on either side.
+
+    On input a string or a JSON number is accepted if the request's JSON was parsed with
+    ``parse_float=Decimal`` (see :class:`app.api.ExactNumbersBlueprint`); a Python ``float`` is
+    refused, since it already lost the digits the client sent. The value must fit a money column.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         metadata = {"type": "string", "format": "decimal", "example": "0.0235"} | kwargs.pop("metadata", {})
@@ -20,7 +37,45 @@ class Money(fields.Field):
     def _serialize(self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
-        return format(value.normalize(), "f")
+        return money_text(value)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, str) and _DECIMAL.fullmatch(value):
+            number = Decimal(value)
+        elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            number = Decimal(value)
+        else:
+            raise ValidationError("Not a decimal number (send a string such as \"2.5\").")
+        if problem := money_problem(number):
+            raise ValidationError(problem.capitalize() + ".")
+        return abs(number) if number.is_zero() else number  # "-0" is 0
+
+
+class Instant(fields.Field):
+    """A moment in time: an ISO date ``YYYY-MM-DD`` (00:00 UTC that day) or an ISO datetime with
+    a UTC offset (``…+02:00`` or ``…Z``); loads as an aware UTC datetime."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"type": "string", "example": "2026-03-01"} | kwargs.pop("metadata", {})
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.isoformat()
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise ValidationError("Not a date or datetime string.")
+        try:
+            if _DATE.fullmatch(value):
+                day = date.fromisoformat(value)
+                return datetime(day.year, day.month, day.day, tzinfo=UTC)
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError("Not an ISO 8601 date (YYYY-MM-DD) or datetime.") from None
+        if moment.tzinfo is None:
+            raise ValidationError("A datetime needs a UTC offset (e.g. 2026-03-01T09:30:00+00:00); "
+                                  "a bare date means 00:00 UTC.")
+        return moment.astimezone(UTC)
 
 
 class StrictBoolean(fields.Boolean):

@@ -1,0 +1,45 @@
+"""Blueprint `prices`: `GET /api/prices` (the price table) and `POST /api/prices/overrides`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import abort
+from marshmallow import RAISE
+
+from app.api import ExactNumbersBlueprint
+from app.db import get_session
+from app.pricing import list_prices
+from app.pricing.overrides import Override, OverrideError, upsert_override
+from app.schemas.prices import OverrideInSchema, PriceListSchema, PriceQuery, PriceSchema
+
+bp = ExactNumbersBlueprint("prices", __name__, url_prefix="/api/prices",
+                           description="Prices per million tokens: the catalog and negotiated overrides")
+
+
+@bp.route("")
+@bp.arguments(PriceQuery, location="query", unknown=RAISE)
+@bp.response(200, PriceListSchema, description=(
+    "Price rows, oldest first per provider, model, tier, kind and company; with `at`, only the row of each "
+    "in force then. Which row a call uses: its service tier before `standard`; within a tier its company's "
+    "override, then a global override, then the catalog."))
+def get_prices(args: dict[str, Any]):
+    return {"prices": list_prices(get_session(), **args)}
+
+
+@bp.route("/overrides", methods=["POST"])
+@bp.arguments(OverrideInSchema)
+@bp.response(201, PriceSchema, description=(
+    "A new override: calls from `validFrom` on are priced with it (calls stored before keep their costs "
+    "until `flask costs reprice --all`)."))
+@bp.alt_response(200, schema=PriceSchema, description=(
+    "An override with the same provider, model, serviceTier, companyId and validFrom existed: its prices "
+    "were replaced by these."))
+def post_override(override: Override):
+    session = get_session()
+    try:
+        stored = upsert_override(session, override)
+    except OverrideError as exc:
+        abort(400, message=str(exc))
+    session.commit()
+    return stored.price, 201 if stored.created else 200
