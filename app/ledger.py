@@ -1,15 +1,17 @@
-"""Validated calls → priced rows → idempotent insert.
+"""Validated calls → priced rows → idempotent insert, with the daily rollup kept in step.
 
 `Ledger.record` takes a list of calls (one call is a list of one) and, in the caller's
 transaction:
 
 1. stamps calls that came without a timestamp with the time of ingest;
-2. folds retries inside the batch onto their first occurrence;
-3. takes each idempotency key (``company_id, request_id``) with a pre-allocated call id —
-   ``INSERT … ON CONFLICT DO NOTHING`` in key order, so a concurrent retry waits for the first
-   writer and then sees its call, and two batches never deadlock on each other's keys;
-4. prices the calls whose key it won (the price in force at each call's timestamp) and inserts
-   them; a call with no price is stored unpriced, with a warning;
+2. folds retries inside the batch onto their first occurrence, and pre-allocates call ids;
+3. prices each call with the price that applies at its timestamp (a call with no price is kept
+   unpriced, with a warning);
+4. COPYs the rows into a session-local staging table, then runs **one statement** that claims
+   the idempotency keys (``INSERT … SELECT … ON CONFLICT DO NOTHING``, in key order so that
+   concurrent batches never deadlock and a concurrent retry waits for the first writer), inserts
+   the calls whose key it won (or that have none) into the partitioned log, and adds them to the
+   daily rollup (:mod:`app.rollups`);
 5. returns, in input order, each call's stored row and whether it was a duplicate.
 
 Nothing is committed here: the request or command that owns the transaction commits.
@@ -25,14 +27,42 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from psycopg.types.json import Jsonb
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.orm import Session
 
+from app import rollups
 from app.models import CallRequestKey, LlmCall
 from app.pricing import PriceBook
 from app.pricing.usage import usage_of
 from app.records import CallRecord, IngestResult, NewCall
+
+STAGING = "llm_call_staging"
+# Columns written at ingest, in COPY order (recorded_at comes from the database clock).
+COLUMNS = ("id", "timestamp", "company_id", "user_id", "assistant_id", "assistant_name", "endpoint", "provider",
+           "model", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+           "cache_write_1h_tokens", "input_audio_tokens", "cached_audio_tokens", "reasoning_tokens",
+           "output_audio_tokens", "total_tokens", "service_tier", "input_cost", "output_cost", "total_cost",
+           "price_id", "duration_ms", "success", "error_message", "request_id", "metadata")
+_COLUMN_LIST = ", ".join(f'"{name}"' for name in COLUMNS)
+INGEST_SQL = f"""
+WITH keys AS (
+    INSERT INTO llm_call_request (company_id, request_id, call_id, call_timestamp)
+    SELECT company_id, request_id, id, timestamp FROM {STAGING}
+    WHERE request_id IS NOT NULL ORDER BY company_id, request_id
+    ON CONFLICT DO NOTHING
+    RETURNING call_id
+), ins AS (
+    INSERT INTO llm_call_log ({_COLUMN_LIST})
+    SELECT {_COLUMN_LIST} FROM {STAGING} s
+    WHERE s.request_id IS NULL OR s.id IN (SELECT call_id FROM keys)
+    RETURNING {", ".join(f'"{name}"' for name in rollups.SOURCE_COLUMNS)}
+), rolled AS (
+    {rollups.upsert_sql("ins")}
+    RETURNING 1
+)
+SELECT coalesce((SELECT array_agg(call_id) FROM keys), '{{}}'), now(), (SELECT count(*) FROM rolled)
+"""
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +92,27 @@ class Ledger:
             if call.request_id is not None:
                 owner[index] = first_seen.setdefault((call.company_id, call.request_id), index)
         fresh = [index for index in range(len(calls)) if owner[index] == index]
-        call_ids = dict(zip(fresh, self._allocate_ids(len(fresh)), strict=True))
+        book = PriceBook(self._session)
+        rows = {index: self._row(calls[index], call_id, book)
+                for index, call_id in zip(fresh, self._allocate_ids(len(fresh)), strict=True)}
 
-        earlier = self._take_keys(calls, fresh, call_ids)
-        to_insert = [index for index in fresh if index not in earlier]
-        stored = self._insert(calls, to_insert, call_ids)
-        if earlier:
-            rows = self._session.scalars(select(LlmCall).where(LlmCall.id.in_(set(earlier.values()))))
-            stored.update({row.id: CallRecord.from_row(row) for row in rows})
+        self._stage(rows.values())
+        won, recorded_at, _ = self._session.execute(text(INGEST_SQL)).one()
+        self._session.execute(text(f"DELETE FROM {STAGING}"))
+        won = set(won)
+        stored = {index: CallRecord.from_values(row, recorded_at) for index, row in rows.items()
+                  if row["request_id"] is None or row["id"] in won}
+        for record in stored.values():
+            _log_call(record)
+        earlier = self._earlier({(calls[i].company_id, calls[i].request_id): i for i in rows if i not in stored})
 
         results = []
         for index in range(len(calls)):
             first = owner[index]
-            if first in earlier:
-                results.append(IngestResult(stored[earlier[first]], duplicate=True))
+            if first in stored:
+                results.append(IngestResult(stored[first], duplicate=first != index))
             else:
-                results.append(IngestResult(stored[call_ids[first]], duplicate=first != index))
+                results.append(IngestResult(earlier[first], duplicate=True))
         return results
 
     def _allocate_ids(self, count: int) -> list[int]:
@@ -86,42 +121,30 @@ class Ledger:
         sequence = func.pg_get_serial_sequence(LlmCall.__tablename__, "id")
         return list(self._session.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, count))))
 
-    def _take_keys(self, calls: Sequence[NewCall], fresh: list[int], call_ids: dict[int, int]) -> dict[int, int]:
-        """Claim idempotency keys; return {index: id of the call stored earlier} for keys already taken."""
-        keyed = sorted(
-            ((calls[i].company_id, calls[i].request_id), i) for i in fresh if calls[i].request_id is not None
-        )
-        if not keyed:
-            return {}
-        values = [{"company_id": c, "request_id": r, "call_id": call_ids[i]} for (c, r), i in keyed]
-        won = set(
-            self._session.execute(
-                pg_insert(CallRequestKey)
-                .values(values)
-                .on_conflict_do_nothing()
-                .returning(CallRequestKey.company_id, CallRequestKey.request_id)
-            )
-        )
-        lost = {key: index for key, index in keyed if key not in won}
+    def _stage(self, rows) -> None:
+        """COPY the rows into this connection's staging table.
+
+        The table lives as long as the connection (it is made again if the transaction that made
+        it rolled back) and empties itself at each commit.
+        """
+        connection = self._session.connection()
+        connection.execute(text(
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (LIKE llm_call_log INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"))
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {STAGING} ({_COLUMN_LIST}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([Jsonb(row[name]) if name == "metadata" else row[name] for name in COLUMNS])
+
+    def _earlier(self, lost: dict[tuple[str, str], int]) -> dict[int, CallRecord]:
+        """The calls stored before under keys this batch lost, by the index of the call that lost."""
         if not lost:
             return {}
         rows = self._session.execute(
-            select(CallRequestKey.company_id, CallRequestKey.request_id, CallRequestKey.call_id).where(
-                tuple_(CallRequestKey.company_id, CallRequestKey.request_id).in_(list(lost))
-            )
+            select(CallRequestKey.company_id, CallRequestKey.request_id, LlmCall)
+            .join(LlmCall, (LlmCall.id == CallRequestKey.call_id) & (LlmCall.timestamp == CallRequestKey.call_timestamp))
+            .where(tuple_(CallRequestKey.company_id, CallRequestKey.request_id).in_(list(lost)))
         )
-        return {lost[(company, request)]: call_id for company, request, call_id in rows}
-
-    def _insert(self, calls: Sequence[NewCall], indexes: list[int], call_ids: dict[int, int]) -> dict[int, CallRecord]:
-        if not indexes:
-            return {}
-        book = PriceBook(self._session)
-        values = [self._row(calls[i], call_ids[i], book) for i in indexes]
-        rows = self._session.scalars(insert(LlmCall).returning(LlmCall, sort_by_parameter_order=True), values)
-        stored = {row.id: CallRecord.from_row(row) for row in rows}
-        for record in stored.values():
-            _log_call(record)
-        return stored
+        return {lost[(company, request)]: CallRecord.from_row(call) for company, request, call in rows}
 
     @staticmethod
     def _row(call: NewCall, call_id: int, book: PriceBook) -> dict[str, Any]:
@@ -148,7 +171,7 @@ class Ledger:
             "success": call.success,
             "error_message": call.error,
             "request_id": call.request_id,
-            "call_metadata": call.metadata,
+            "metadata": call.metadata,
         }
 
 

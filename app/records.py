@@ -84,6 +84,12 @@ class CallRecord:
         return cls(**{name: renamed[name] if name in renamed else getattr(row, name)
                       for name in cls.__dataclass_fields__})
 
+    @classmethod
+    def from_values(cls, values: dict[str, Any], recorded_at: datetime) -> CallRecord:
+        """A call from the column values it was written with (``error_message``, ``metadata``…)."""
+        values = values | {"recorded_at": recorded_at, "error": values["error_message"]}
+        return cls(**{name: values[name] for name in cls.__dataclass_fields__})
+
 
 @dataclass(frozen=True)
 class IngestResult:

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 import app.models  # noqa: F401  (registers every table on Base.metadata)
 from app.config import Settings
 from app.db import Base
+from app.partitions import include_name
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -23,7 +24,8 @@ MIGRATION_LOCK_ID = 0x4C4C4D4C  # "LLML"
 
 
 def run_migrations(connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,
+                      include_name=include_name)
     with context.begin_transaction():
         connection.execute(text("SET LOCAL lock_timeout = '10s'"))
         connection.execute(text("SET LOCAL statement_timeout = '10min'"))

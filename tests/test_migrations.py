@@ -17,6 +17,7 @@ import app.models  # noqa: F401
 from app.db import Base
 from app.dbstate import alembic_config, database_state, head_revisions
 from app.embedded_pg import PROJECT_ROOT
+from app.partitions import include_name
 from tests import pg
 
 TABLES = {"llm_call_log", "llm_call_request", "model_price"}
@@ -73,7 +74,8 @@ def test_alembic_command_line_uses_database_url(scratch_url):
 
 def test_models_and_migrations_do_not_drift(engine):
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == [], f"models and migrations differ: {diff}"
 
 

@@ -2,5 +2,6 @@
 
 from app.models.calls import CallRequestKey, LlmCall
 from app.models.prices import ModelPrice
+from app.models.rollups import CallDaily
 
-__all__ = ["CallRequestKey", "LlmCall", "ModelPrice"]
+__all__ = ["CallDaily", "CallRequestKey", "LlmCall", "ModelPrice"]

@@ -9,9 +9,13 @@ one rule: a total includes its parts. ``input_tokens`` counts every input token;
 ``reasoning_tokens`` were reasoning and ``output_audio_tokens`` audio. A call with no known price has ``price_id``, ``input_cost``, ``output_cost`` and
 ``total_cost`` all NULL (unpriced) until `flask costs reprice` prices it.
 
-Idempotency keys live in their own table, keyed by (company_id, request_id) and independent of
-the call's timestamp: a retry is recognised even when the client let the server stamp the time,
-and the log can later be partitioned by month without the key having to include the month.
+`llm_call_log` is range-partitioned by month on ``timestamp`` (partitions are managed by
+:mod:`app.partitions`; a DEFAULT partition catches any month not created yet, so no call is ever
+refused), hence its primary key is ``(id, timestamp)``.
+
+Idempotency keys live in their own, unpartitioned table keyed by (company_id, request_id), so a
+unique key need not include the month: a retry is recognised even when the client let the
+server stamp the time. The key remembers the call's id and timestamp (which finds its partition).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ class LlmCall(Base):
     __tablename__ = "llm_call_log"
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
-    timestamp: Mapped[datetime]
+    timestamp: Mapped[datetime] = mapped_column(primary_key=True)
     recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
     company_id: Mapped[str]
     user_id: Mapped[str | None]
@@ -97,6 +101,7 @@ class LlmCall(Base):
         Index(None, "total_cost"),
         Index("ix_llm_call_log_failed", "timestamp", postgresql_where=text("NOT success")),
         Index("ix_llm_call_log_unpriced", "timestamp", postgresql_where=text("price_id IS NULL")),
+        {"postgresql_partition_by": "RANGE (timestamp)"},
     )
 
 
@@ -107,9 +112,6 @@ class CallRequestKey(Base):
 
     company_id: Mapped[str] = mapped_column(primary_key=True)
     request_id: Mapped[str] = mapped_column(primary_key=True)
-    # Deferred: the ledger takes the key (with a pre-allocated call id) before it writes the call,
-    # so that a concurrent retry waits on the key instead of racing to insert a second call.
-    call_id: Mapped[int] = mapped_column(
-        ForeignKey("llm_call_log.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"), index=True
-    )
+    call_id: Mapped[int]
+    call_timestamp: Mapped[datetime] = mapped_column(index=True)  # the call's partition; retention
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
+from app import rollups
 from app.models import LlmCall
 from app.pricing.store import PriceBook
 from app.pricing.usage import GENAI_KEYS
@@ -139,8 +140,8 @@ class Repricer:
         while True:
             rows = self._session.execute(
                 select(
-                    LlmCall.id, LlmCall.provider, LlmCall.model, LlmCall.timestamp, LlmCall.company_id,
-                    LlmCall.service_tier, *(LlmCall.__table__.c[column] for column in (*GENAI_KEYS, *_COST_COLUMNS)),
+                    LlmCall.id, LlmCall.timestamp, LlmCall.service_tier,
+                    *(LlmCall.__table__.c[column] for column in (*rollups.KEY_COLUMNS, *GENAI_KEYS, *_COST_COLUMNS)),
                 )
                 .where(*self._selection, LlmCall.id > after_id)
                 .order_by(LlmCall.id)
@@ -162,6 +163,7 @@ class Repricer:
     def _reprice(self, rows: list[Any]) -> RepriceBatch:
         book = PriceBook(self._session)
         changes: list[dict[str, Any]] = []
+        rollup_changes: list[rollups.CostChange] = []
         newly_priced = repriced = unpriced = 0
         missing: Counter[tuple[str, str]] = Counter()
         old_total = new_total = ZERO
@@ -178,7 +180,13 @@ class Repricer:
             new_total += new["total_cost"] or ZERO
             if all(getattr(row, column) == new[column] for column in _COST_COLUMNS):
                 continue
-            changes.append({"id": row.id, **new})
+            changes.append({"id": row.id, "timestamp": row.timestamp, **new})
+            rollup_changes.append(rollups.CostChange(
+                key=rollups.rollup_key(row),
+                unpriced_calls=(new["price_id"] is None) - (row.price_id is None),
+                **{name: (new[name] or ZERO) - (getattr(row, name) or ZERO)
+                   for name in ("input_cost", "output_cost", "total_cost")},
+            ))
             if row.price_id is None:
                 newly_priced += 1
             elif new["price_id"] is None:
@@ -186,7 +194,9 @@ class Repricer:
             else:
                 repriced += 1
         if changes:
-            self._session.execute(update(LlmCall), changes)  # bulk UPDATE … WHERE id = :id
+            # bulk UPDATE … WHERE id = :id AND timestamp = :timestamp (the timestamp finds the partition)
+            self._session.execute(update(LlmCall), changes)
+            rollups.apply_cost_changes(self._session, rollup_changes)
         return RepriceBatch(
             examined=len(rows), newly_priced=newly_priced, repriced=repriced, unpriced=unpriced,
             still_unpriced=missing, old_total=old_total, new_total=new_total,

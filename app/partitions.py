@@ -1,0 +1,125 @@
+"""Monthly partitions of `llm_call_log`: create them ahead of time, drop them after retention.
+
+Each month ``[YYYY-MM-01, next month)`` (UTC) has a partition ``llm_call_log_pYYYYMM``. A DEFAULT
+partition catches calls for months that have none yet — a call from two years ago, or from a
+month nobody created — so ingest never refuses a call. :func:`ensure_partitions` creates the
+months ahead (and any month whose calls sit in the default partition, moving them in); run it
+daily (``flask costs partitions ensure``). :func:`drop_partitions_before` drops whole months of raw
+calls older than the retention; the daily rollups keep their history.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+PARENT = "llm_call_log"
+DEFAULT = "llm_call_log_default"
+_MONTHLY = re.compile(r"^llm_call_log_p(\d{4})(\d{2})$")
+
+
+def is_partition(name: str) -> bool:
+    return name == DEFAULT or bool(_MONTHLY.match(name))
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic filter: partitions are managed at run time by this module, not by migrations."""
+    return not (type_ == "table" and name and is_partition(name))
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def partition_name(month: date) -> str:
+    return f"llm_call_log_p{month:%Y%m}"
+
+
+def _bound(month: date) -> datetime:
+    return datetime(month.year, month.month, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Partition:
+    name: str
+    month: date | None  # None: the default partition
+    rows_estimate: int
+
+
+def list_partitions(session: Session) -> list[Partition]:
+    rows = session.execute(text(
+        "SELECT c.relname, c.reltuples::bigint FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = CAST(:parent AS regclass) ORDER BY c.relname"), {"parent": PARENT})
+    partitions = []
+    for name, estimate in rows:
+        found = _MONTHLY.match(name)
+        month = date(int(found[1]), int(found[2]), 1) if found else None
+        partitions.append(Partition(name, month, max(estimate, 0)))
+    return partitions
+
+
+def ensure_partitions(session: Session, *, today: date, months_ahead: int = 3) -> list[str]:
+    """Create the partitions from this month to `months_ahead` months on, and one for every month
+    with calls waiting in the default partition (moving those calls in). Returns the names created."""
+    existing = {p.month for p in list_partitions(session) if p.month}
+    waiting = session.execute(text(
+        f"SELECT DISTINCT date_trunc('month', timestamp AT TIME ZONE 'UTC')::date FROM {DEFAULT}")).scalars()
+    months = set(waiting) | {add_months(month_start(today), n) for n in range(months_ahead + 1)}
+    created = []
+    for month in sorted(months - existing):
+        _create(session, month)
+        created.append(partition_name(month))
+    return created
+
+
+def _create(session: Session, month: date) -> None:
+    name, start, end = partition_name(month), _bound(month), _bound(add_months(month, 1))
+    bounds = {"start": start, "end": end}
+    waiting = session.execute(text(
+        f"SELECT EXISTS (SELECT 1 FROM {DEFAULT} WHERE timestamp >= :start AND timestamp < :end)"), bounds).scalar()
+    if not waiting:
+        session.execute(text(
+            f"CREATE TABLE {name} PARTITION OF {PARENT} FOR VALUES FROM ('{start.isoformat()}') "
+            f"TO ('{end.isoformat()}')"))
+        return
+    # Calls of this month are in the default partition: move them into a new table, then attach
+    # it (attaching checks that the default partition no longer holds any row of the range).
+    session.execute(text(f"LOCK TABLE {DEFAULT} IN SHARE ROW EXCLUSIVE MODE"))
+    session.execute(text(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
+    session.execute(text(
+        f"WITH moved AS (DELETE FROM {DEFAULT} WHERE timestamp >= :start AND timestamp < :end RETURNING *) "
+        f"INSERT INTO {name} SELECT * FROM moved"), bounds)
+    session.execute(text(
+        f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES FROM ('{start.isoformat()}') "
+        f"TO ('{end.isoformat()}')"))
+
+
+@dataclass(frozen=True)
+class DropResult:
+    dropped: list[str]
+    default_rows_deleted: int
+    keys_deleted: int
+
+
+def drop_partitions_before(session: Session, cutoff_month: date) -> DropResult:
+    """Drop every monthly partition that ends on or before `cutoff_month` (a month start), delete
+    older calls left in the default partition, and the idempotency keys of the calls dropped."""
+    cutoff = _bound(month_start(cutoff_month))
+    dropped = []
+    for partition in list_partitions(session):
+        if partition.month and add_months(partition.month, 1) <= cutoff_month:
+            session.execute(text(f"DROP TABLE {partition.name}"))
+            dropped.append(partition.name)
+    deleted = session.execute(text(f"DELETE FROM {DEFAULT} WHERE timestamp < :cutoff"), {"cutoff": cutoff}).rowcount
+    keys = session.execute(text("DELETE FROM llm_call_request WHERE call_timestamp < :cutoff"),
+                           {"cutoff": cutoff}).rowcount
+    return DropResult(dropped, deleted, keys)
