@@ -54,7 +54,10 @@ class TokenUsage:
 
     @classmethod
     def from_genai(cls, usage: Usage) -> TokenUsage:
-        reported = {key: usage.reported_value(key) for key in GENAI_KEYS.values()}
+        """Our usage from the catalog's; ValueError when a count is not a whole number."""
+        reported = {key: usage.reported_value(key) for key in (*GENAI_KEYS.values(), "cache_write_5m_tokens")}
+        if fractional := [key for key, value in reported.items() if value != int(value)]:
+            raise ValueError(f"token counts must be whole numbers ({', '.join(fractional)})")
         if not reported["cache_write_tokens"]:  # some APIs report only the 5-minute / 1-hour parts
             reported["cache_write_tokens"] = usage.reported_value("cache_write_5m_tokens") + reported[
                 "cache_write_1h_tokens"]

@@ -11,7 +11,7 @@ from app.config import MAX_BATCH_CALLS
 from app.pricing import native
 from app.pricing.usage import TokenUsage
 from app.records import NewCall
-from app.schemas.fields import Money, StrictBoolean, StrictInteger, Text, TokenCount
+from app.schemas.fields import MAX_TOKENS, Money, StrictBoolean, StrictInteger, Text, TokenCount
 
 # Clocks drift; a call stamped further ahead than this is a client bug, not a real call.
 MAX_FUTURE_SKEW = timedelta(hours=1)
@@ -84,6 +84,8 @@ class CallInSchema(Schema):
                 data["_tokens"] = native.token_usage(data["provider"], data["usage"], data.get("usage_format"))
             except native.NativeUsageError as exc:
                 raise ValidationError(str(exc), "usage") from exc
+            if max(data["_tokens"].as_dict().values()) > MAX_TOKENS:
+                raise ValidationError(f"Token counts must not exceed {MAX_TOKENS:,}.", "usage")
         else:
             missing = {name: ["Missing data for required field."] for name in ("inputTokens", "outputTokens")
                        if data.get(TOKEN_FIELDS[name]) is None}
