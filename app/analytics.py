@@ -1,14 +1,19 @@
-"""Every aggregation query over `llm_call_log`: who spent what, on which model, when.
+"""Every aggregation query: who spent what, on which model, when.
 
 Functions take a `Session` and return plain frozen dataclasses; ORM rows never leave this module.
+
+Whole-day questions (summaries, daily series, breakdowns, per-user costs, reports, page counts)
+read the daily rollup `llm_call_daily`, which is kept exactly in step with the call log
+(:mod:`app.rollups`), so they cost the same at a thousand calls or a hundred million. Only what
+is not whole days touches raw rows of `llm_call_log`: the edges of the rolling 30-day total
+(to the second) and the listing of individual calls.
 
 - Money is exact `Decimal`. Unpriced calls have NULL costs: sums skip them (and are coalesced to
   0 when nothing is priced), and every total says how many calls were unpriced.
 - A date range is inclusive UTC calendar days: ``start 00:00 UTC <= timestamp < (end + 1 day)
   00:00 UTC``. Days are bucketed in UTC whatever the session's time zone.
-- Every query is built from two helpers, :func:`_totals_columns` (what is summed) and
-  :func:`_conditions` (which calls count), so that moving them to a daily rollup table later
-  changes these helpers, not each report.
+- Every rollup query is built from two helpers, :func:`_totals_columns` (what is summed) and
+  :func:`_conditions` (which days and groups count).
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Date, exists, func, not_, select
+from sqlalchemy import BigInteger, ColumnElement, exists, func, not_, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from app.models import LlmCall
+from app.models import CallDaily, LlmCall
 from app.records import CallRecord
 
 ZERO = Decimal(0)
@@ -157,19 +162,17 @@ ReportRow = GroupTotals
 # Query building blocks
 
 
-def _cost_sum() -> ColumnElement[Decimal]:
-    """Exact sum of the priced calls' costs; 0, not NULL, when none is priced."""
-    return func.coalesce(func.sum(LlmCall.total_cost), ZERO).label("cost")
-
-
 def _totals_columns() -> list[ColumnElement[Any]]:
-    """cost, tokens, calls, failures, unpriced — the fields of `Totals`."""
+    """cost, tokens, calls, failures, unpriced — the fields of `Totals`, summed over rollup rows."""
+    def total(column: ColumnElement[Any], zero: Any = 0) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(column), zero)
+
     return [
-        _cost_sum(),
-        func.coalesce(func.sum(LlmCall.total_tokens), 0).cast(BigInteger).label("tokens"),
-        func.count().label("calls"),
-        func.count().filter(not_(LlmCall.success)).label("failures"),
-        func.count().filter(LlmCall.price_id.is_(None)).label("unpriced"),
+        total(CallDaily.total_cost, ZERO).label("cost"),
+        total(CallDaily.total_tokens).cast(BigInteger).label("tokens"),
+        total(CallDaily.calls).cast(BigInteger).label("calls"),
+        func.coalesce(func.sum(CallDaily.calls).filter(not_(CallDaily.success)), 0).cast(BigInteger).label("failures"),
+        total(CallDaily.unpriced_calls).cast(BigInteger).label("unpriced"),
     ]
 
 
@@ -183,30 +186,36 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _conditions(filters: CallFilters) -> list[ColumnElement[bool]]:
+_FILTERED = ("company_id", "user_id", "assistant_id", "model", "provider", "success")
+
+
+def _conditions(filters: CallFilters, table: Any = CallDaily) -> list[ColumnElement[bool]]:
+    """Which rows count, on the rollup (whole days) or on the call log (`table=LlmCall`)."""
     conditions: list[ColumnElement[bool]] = []
-    if filters.start is not None:
-        conditions.append(LlmCall.timestamp >= _day_start(filters.start))
-    if filters.end is not None:
-        conditions.append(LlmCall.timestamp < _day_start(filters.end + timedelta(days=1)))
-    for column, value in ((LlmCall.company_id, filters.company_id), (LlmCall.user_id, filters.user_id),
-                          (LlmCall.assistant_id, filters.assistant_id), (LlmCall.model, filters.model),
-                          (LlmCall.provider, filters.provider), (LlmCall.success, filters.success)):
+    if table is CallDaily:
+        if filters.start is not None:
+            conditions.append(CallDaily.day >= filters.start)
+        if filters.end is not None:
+            conditions.append(CallDaily.day <= filters.end)
+    else:
+        if filters.start is not None:
+            conditions.append(LlmCall.timestamp >= _day_start(filters.start))
+        if filters.end is not None:
+            conditions.append(LlmCall.timestamp < _day_start(filters.end + timedelta(days=1)))
+    for name in _FILTERED:
+        value = getattr(filters, name)
         if value is not None:
-            conditions.append(column == value)
+            conditions.append(getattr(table, name) == value)
     return conditions
 
 
-# The UTC calendar day of a call, whatever the session's TimeZone.
-_DAY = func.timezone("UTC", LlmCall.timestamp).cast(Date)
-
 _GROUP_KEYS: dict[str, ColumnElement[Any]] = {
-    "user": LlmCall.user_id,
-    "model": LlmCall.model,
-    "provider": LlmCall.provider,
-    "assistant": LlmCall.assistant_id,
-    "endpoint": LlmCall.endpoint,
-    "day": _DAY,
+    "user": CallDaily.user_id,
+    "model": CallDaily.model,
+    "provider": CallDaily.provider,
+    "assistant": CallDaily.assistant_id,
+    "endpoint": CallDaily.endpoint,
+    "day": CallDaily.day,
 }
 REPORT_KEYS = tuple(_GROUP_KEYS)
 
@@ -238,15 +247,15 @@ def _keyed(groups: Sequence[GroupTotals]) -> dict[str, Totals]:
 
 
 def _with_names(session: Session, groups: Sequence[GroupTotals], company_id: str | None) -> list[AssistantTotals]:
-    """Attach each assistant's most recent non-null name (over all time, not only the range)."""
+    """Attach each assistant's most recent non-null name (over all days, not only the range)."""
     ids = [group.key for group in groups if group.key is not None]
     names: dict[str, str] = {}
     if ids:
-        query = (select(LlmCall.assistant_id, LlmCall.assistant_name)
-                 .where(LlmCall.assistant_id.in_(ids), LlmCall.assistant_name.is_not(None),
+        query = (select(CallDaily.assistant_id, CallDaily.assistant_name)
+                 .where(CallDaily.assistant_id.in_(ids), CallDaily.assistant_name.is_not(None),
                         *_conditions(CallFilters(company_id=company_id)))
-                 .ext(distinct_on(LlmCall.assistant_id))
-                 .order_by(LlmCall.assistant_id, LlmCall.timestamp.desc(), LlmCall.id.desc()))
+                 .ext(distinct_on(CallDaily.assistant_id))
+                 .order_by(CallDaily.assistant_id, CallDaily.day.desc()))
         names = dict(session.execute(query).all())
     return [AssistantTotals(key=group.key, name=names.get(group.key) if group.key else None,
                             **_totals_of(group)) for group in groups]
@@ -306,10 +315,9 @@ def daily(session: Session, start: date, end: date, company_id: str | None = Non
 
 
 def list_calls(session: Session, filters: CallFilters, page: int, limit: int) -> CallPage:
-    """One page of the calls matching `filters`, newest first."""
-    conditions = _conditions(filters)
-    total = session.scalar(select(func.count()).select_from(LlmCall).where(*conditions)) or 0
-    rows = session.scalars(select(LlmCall).where(*conditions)
+    """One page of the calls matching `filters`, newest first (the count comes from the rollup)."""
+    total = session.scalar(select(func.coalesce(func.sum(CallDaily.calls), 0)).where(*_conditions(filters))) or 0
+    rows = session.scalars(select(LlmCall).where(*_conditions(filters, LlmCall))
                            .order_by(LlmCall.timestamp.desc(), LlmCall.id.desc())
                            .limit(limit).offset((page - 1) * limit))
     return CallPage([CallRecord.from_row(row) for row in rows], page=page, limit=limit, total=total)
@@ -351,12 +359,27 @@ def user_model_costs(session: Session, user_id: str, start: date, end: date) -> 
 def rolling_total(session: Session, now: datetime, days: int = 30) -> Decimal:
     """Cost of the calls in the `days` before `now`, to the second: ``now - days < timestamp <= now``.
 
-    `now` is a parameter, not SQL ``now()``: the caller owns the clock (and a transaction's
-    ``now()`` is frozen at its start).
+    Whole days strictly inside the window come from the rollup; the two partial days at its
+    edges from raw rows — one statement. `now` is a parameter, not SQL ``now()``: the caller owns
+    the clock (and a transaction's ``now()`` is frozen at its start).
     """
-    query = select(_cost_sum()).where(LlmCall.timestamp > now - timedelta(days=days),
-                                               LlmCall.timestamp <= now)
-    return session.scalar(query)
+    lower, upper = now - timedelta(days=days), now
+    first_full = lower.astimezone(UTC).date() + timedelta(days=1)  # first day starting after `lower`
+    last_full = upper.astimezone(UTC).date() - timedelta(days=1)  # last day ending by `upper`
+    if first_full > last_full:
+        raw = select(_raw_cost()).where(LlmCall.timestamp > lower, LlmCall.timestamp <= upper)
+        return session.scalar(raw)
+    whole_days = select(func.coalesce(func.sum(CallDaily.total_cost), ZERO)).where(
+        CallDaily.day >= first_full, CallDaily.day <= last_full).scalar_subquery()
+    edges = select(_raw_cost()).where(or_(
+        (LlmCall.timestamp > lower) & (LlmCall.timestamp < _day_start(first_full)),
+        (LlmCall.timestamp >= _day_start(last_full + timedelta(days=1))) & (LlmCall.timestamp <= upper),
+    )).scalar_subquery()
+    return session.scalar(select(whole_days + edges))
+
+
+def _raw_cost() -> ColumnElement[Decimal]:
+    return func.coalesce(func.sum(LlmCall.total_cost), ZERO)
 
 
 def report(session: Session, since: date, until: date, by: str, company_id: str | None = None) -> list[ReportRow]:
