@@ -16,12 +16,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from tabulate import tabulate
 
 from app import analytics
 from app.db import get_session
+from app.partitions import (add_months, drop_partitions_before, ensure_partitions, list_partitions,
+                            month_start)
+from app.rollups import rebuild as rebuild_rollups
 from app.demo import DemoSummary, DemoTraffic, record_demo
 from app.pricing import list_prices, sync_catalog
 from app.pricing.catalog import PRICE_KEYS, SERVICE_TIERS, TokenPrices
@@ -32,6 +35,10 @@ from app.schemas.prices import PriceRowSchema
 costs = AppGroup("costs", help="Operate the LLM cost ledger: reports, prices, repricing, demo data.")
 prices = AppGroup("prices", help="The price table (model_price).")
 costs.add_command(prices)
+partitions = AppGroup("partitions", help="Monthly partitions of llm_call_log: create ahead, drop after retention.")
+costs.add_command(partitions)
+rollups_group = AppGroup("rollups", help="The daily rollup (llm_call_daily).")
+costs.add_command(rollups_group)
 
 
 def init_app(app: Flask) -> None:
@@ -268,3 +275,56 @@ def _logger_level(name: str, level: int) -> Iterator[None]:
     finally:
         logger.setLevel(previous)
 
+
+@partitions.command("list")
+def partitions_list() -> None:
+    """Partitions of llm_call_log with their estimated row counts."""
+    rows = [[p.name, p.month.strftime("%Y-%m") if p.month else "(default: any other month)", p.rows_estimate]
+            for p in list_partitions(get_session())]
+    click.echo(tabulate(rows, headers=["partition", "month", "rows (estimate)"], disable_numparse=True))
+
+
+@partitions.command("ensure")
+@click.option("--ahead", type=click.IntRange(min=0), help="Months ahead to create  [default: PARTITIONS_AHEAD, 3]")
+def partitions_ensure(ahead: int | None) -> None:
+    """Create this month's and the next months' partitions (run daily, e.g. from cron)."""
+    settings = current_app.config["LEDGER_SETTINGS"]
+    session = get_session()
+    created = ensure_partitions(session, today=datetime.now(UTC).date(),
+                                months_ahead=settings.partitions_ahead if ahead is None else ahead)
+    session.commit()
+    click.echo(f"created {', '.join(created)}" if created else "all partitions already exist")
+
+
+@partitions.command("prune")
+@click.option("--keep-months", type=click.IntRange(min=1),
+              help="Whole months of raw calls to keep before the current one  [default: RETENTION_MONTHS, 13]")
+@click.option("--dry-run", is_flag=True, help="Only say what would be dropped.")
+def partitions_prune(keep_months: int | None, dry_run: bool) -> None:
+    """Drop raw partitions older than the retention; the daily rollups keep their history."""
+    keep = keep_months or current_app.config["LEDGER_SETTINGS"].retention_months
+    cutoff = add_months(month_start(datetime.now(UTC).date()), -keep)
+    session = get_session()
+    if dry_run:
+        doomed = [p.name for p in list_partitions(session) if p.month and add_months(p.month, 1) <= cutoff]
+        click.echo(f"would drop calls before {cutoff}: {', '.join(doomed) or 'no monthly partition'}")
+        return
+    result = drop_partitions_before(session, cutoff)
+    session.commit()
+    click.echo(f"dropped calls before {cutoff}: {', '.join(result.dropped) or 'no monthly partition'}; "
+               f"{result.default_rows_deleted} older calls from the default partition; "
+               f"{result.keys_deleted} idempotency keys")
+
+
+@rollups_group.command("rebuild")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First UTC day  [default: oldest raw call]")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last UTC day  [default: newest raw call]")
+def rollups_rebuild(since: datetime | None, until: datetime | None) -> None:
+    """Recompute the daily rollup from raw calls (after a bulk load or a repair)."""
+    session = get_session()
+    result = rebuild_rollups(session, since.date() if since else None, until.date() if until else None)
+    session.commit()
+    if result.first_day is None:
+        click.echo("no raw calls: nothing to rebuild")
+    else:
+        click.echo(f"rebuilt {result.first_day} .. {result.last_day}: {result.rows} rollup rows")

@@ -26,6 +26,10 @@ class Settings:
     # Default and maximum page size of `GET /api/costs`.
     default_page_size: int = 50
     max_page_size: int = 1_000
+    # Raw calls are kept this many whole months (plus the current one); rollups keep everything.
+    retention_months: int = 13
+    # Monthly partitions are created this many months ahead.
+    partitions_ahead: int = 3
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -39,7 +43,9 @@ class Settings:
                 "Run `make run` (it starts one) or export "
                 "DATABASE_URL=postgresql+psycopg://user@host:port/dbname."
             )
-        return cls(database_url=normalise_url(url))
+        return cls(database_url=normalise_url(url),
+                   retention_months=_positive_int(env, "RETENTION_MONTHS", cls.retention_months),
+                   partitions_ahead=_positive_int(env, "PARTITIONS_AHEAD", cls.partitions_ahead))
 
 
 def normalise_url(url: str) -> str:
@@ -49,3 +55,11 @@ def normalise_url(url: str) -> str:
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
+
+def _positive_int(env, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)

@@ -1,0 +1,96 @@
+"""Monthly partitions, the default partition as a safety net, retention, and rollup rebuilds."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select, text, update
+
+from app import analytics
+from app.ledger import Ledger
+from app.models import CallDaily, CallRequestKey, LlmCall
+from app.records import NewCall
+from app.partitions import DEFAULT, drop_partitions_before, ensure_partitions, list_partitions
+
+
+def post(client, timestamp: str, **extra):
+    body = {"provider": "openai", "model": "gpt-4o", "inputTokens": 1000, "outputTokens": 500,
+            "companyId": "part", "timestamp": timestamp} | extra
+    r = client.post("/api/calls", json=body)
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def partition_of(session, call_id: int) -> str:
+    return session.execute(text("SELECT tableoid::regclass::text FROM llm_call_log WHERE id = :id"),
+                           {"id": call_id}).scalar_one()
+
+
+def test_a_call_for_a_month_without_partition_lands_in_the_default_partition(client, session):
+    call = post(client, "2019-05-17T08:00:00+00:00")
+    assert partition_of(session, call["id"]) == DEFAULT
+
+
+def test_ensure_creates_months_ahead_and_moves_waiting_calls_in(client, session):
+    waiting = post(client, "2019-05-17T08:00:00+00:00", requestId="old-1")
+    created = ensure_partitions(session, today=date(2031, 1, 15), months_ahead=2)
+    assert created == ["llm_call_log_p201905", "llm_call_log_p203101", "llm_call_log_p203102",
+                       "llm_call_log_p203103"]
+    assert partition_of(session, waiting["id"]) == "llm_call_log_p201905"
+    retry = client.post("/api/calls", json={"provider": "openai", "model": "gpt-4o", "inputTokens": 1,
+                                            "outputTokens": 1, "companyId": "part", "requestId": "old-1"})
+    assert retry.json["duplicate"] and retry.json["id"] == waiting["id"]  # still found after the move
+    assert ensure_partitions(session, today=date(2031, 1, 15), months_ahead=2) == []  # idempotent
+    [future] = Ledger(session).record([NewCall(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1,
+                                               company_id="part", timestamp=datetime(2031, 2, 3, tzinfo=UTC))])
+    assert partition_of(session, future.call.id) == "llm_call_log_p203102"
+
+
+def test_pruning_drops_raw_months_but_the_rollup_keeps_their_history(client, session):
+    old = post(client, "2019-05-17T08:00:00+00:00", requestId="old-2")
+    ensure_partitions(session, today=date(2019, 5, 1), months_ahead=0)
+    before = analytics.summary(session, date(2019, 5, 1), date(2019, 5, 31), company_id="part")
+    assert before.totals.calls == 1 and before.totals.cost == Decimal("0.0075")
+
+    result = drop_partitions_before(session, date(2019, 6, 1))
+    assert "llm_call_log_p201905" in result.dropped and result.keys_deleted >= 1
+    assert session.scalar(select(func.count()).select_from(LlmCall).where(LlmCall.id == old["id"])) == 0
+    assert session.scalar(select(func.count()).select_from(CallRequestKey)
+                          .where(CallRequestKey.request_id == "old-2")) == 0
+    after = analytics.summary(session, date(2019, 5, 1), date(2019, 5, 31), company_id="part")
+    assert after.totals == before.totals  # history survives in the rollup
+
+
+def test_partition_commands(runner, client):
+    post(client, "2019-05-17T08:00:00+00:00")
+    listed = runner.invoke(args=["costs", "partitions", "list"])
+    assert listed.exit_code == 0 and DEFAULT in listed.stdout
+    ensured = runner.invoke(args=["costs", "partitions", "ensure", "--ahead", "1"])
+    assert ensured.exit_code == 0 and "llm_call_log_p201905" in ensured.stdout
+    dry = runner.invoke(args=["costs", "partitions", "prune", "--keep-months", "12", "--dry-run"])
+    assert dry.exit_code == 0 and "would drop" in dry.stdout and "llm_call_log_p201905" in dry.stdout
+    pruned = runner.invoke(args=["costs", "partitions", "prune", "--keep-months", "12"])
+    assert pruned.exit_code == 0 and "llm_call_log_p201905" in pruned.stdout
+    assert "llm_call_log_p201905" not in [p.name for p in list_partitions_of(runner)]
+
+
+def list_partitions_of(runner):
+    with runner.app.app_context():
+        from app.db import get_session
+
+        return list_partitions(get_session())
+
+
+def test_rollup_rebuild_repairs_a_damaged_rollup(client, session, runner):
+    post(client, "2026-03-05T10:00:00+00:00")
+    post(client, "2026-03-05T11:00:00+00:00", success=False, error="timeout")
+    rollup = select(func.sum(CallDaily.calls), func.sum(CallDaily.total_cost)).where(
+        CallDaily.company_id == "part", CallDaily.day == date(2026, 3, 5))
+    good = session.execute(rollup).one()
+    session.execute(update(CallDaily).where(CallDaily.company_id == "part").values(calls=999, total_cost=0))
+    session.commit()
+    result = runner.invoke(args=["costs", "rollups", "rebuild", "--since", "2026-03-05", "--until", "2026-03-05"])
+    assert result.exit_code == 0 and "rebuilt 2026-03-05 .. 2026-03-05" in result.stdout
+    session.expire_all()
+    assert session.execute(rollup).one() == good == (2, Decimal("0.015"))
