@@ -2,7 +2,10 @@
 
 Three companies run assistants ("Support Agent", "Code Reviewer", …); each assistant serves a few
 endpoints with its own model mix across OpenAI, Anthropic and Google, token sizes per endpoint,
-prompt caching on some calls, a few per cent failures and latencies per model. Timestamps fall
+prompt caching on some calls (Anthropic calls also write to the cache, some with a one-hour
+lifetime), reasoning tokens on reasoning models (o3-mini, o4-mini, Gemini 2.5) counted in their
+output, part of OpenAI's offline work (summaries, classification, embeddings) on the batch tier,
+a few per cent failures and latencies per model. Timestamps fall
 in the ``days`` whole days before ``today`` (UTC), busier on weekdays and in office hours, and
 growing slowly over the period.
 
@@ -38,6 +41,8 @@ class Model:
     base_ms: int  # time to first token and overheads
     ms_per_output_token: float
     caches: bool = True  # does this model's price have a cache-read rate worth simulating
+    cache_writes: bool = False  # are cache writes billed (Anthropic), so worth simulating
+    reasoning: tuple[float, float] | None = None  # reasoning tokens per visible output token (range)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Endpoint:
     input_median: int
     output_median: int
     sigma: float = 0.6  # spread of the log-normal token counts
+    batchable: bool = False  # offline work a client may send through a batch API
 
 
 @dataclass(frozen=True)
@@ -77,18 +83,19 @@ class Company:
 GPT_4O = Model("openai", "gpt-4o", 450, 12.0)
 GPT_4O_MINI = Model("openai", "gpt-4o-mini", 300, 7.0)
 GPT_41_MINI = Model("openai", "gpt-4.1-mini", 320, 7.0)
-O3_MINI = Model("openai", "o3-mini", 2_500, 18.0)
+O3_MINI = Model("openai", "o3-mini", 2_500, 18.0, reasoning=(1.0, 4.0))
+O4_MINI = Model("openai", "o4-mini", 1_800, 12.0, reasoning=(0.8, 3.0))
 OPENAI_EMBED = Model("openai", "text-embedding-3-small", 90, 0.0, caches=False)
-SONNET = Model("anthropic", "claude-sonnet-4-5-20250929", 700, 14.0)
-HAIKU = Model("anthropic", "claude-3-5-haiku-20241022", 350, 8.0)
-GEMINI_FLASH = Model("google", "gemini-2.5-flash", 400, 5.0)
-GEMINI_PRO = Model("google", "models/gemini-2.5-pro", 1_200, 11.0)
+SONNET = Model("anthropic", "claude-sonnet-4-5-20250929", 700, 14.0, cache_writes=True)
+HAIKU = Model("anthropic", "claude-3-5-haiku-20241022", 350, 8.0, cache_writes=True)
+GEMINI_FLASH = Model("google", "gemini-2.5-flash", 400, 5.0, reasoning=(0.2, 1.2))
+GEMINI_PRO = Model("google", "models/gemini-2.5-pro", 1_200, 11.0, reasoning=(0.5, 2.5))
 GEMINI_EMBED = Model("google", "gemini-embedding-001", 110, 0.0, caches=False)
 
 CHAT = Endpoint("/chat", 1_800, 350)
-SUMMARIZE = Endpoint("/summarize", 7_000, 300, sigma=0.7)
-CLASSIFY = Endpoint("/classify", 450, 8, sigma=0.4)
-EMBED = Endpoint("/embed", 350, 0, sigma=0.8)
+SUMMARIZE = Endpoint("/summarize", 7_000, 300, sigma=0.7, batchable=True)
+CLASSIFY = Endpoint("/classify", 450, 8, sigma=0.4, batchable=True)
+EMBED = Endpoint("/embed", 350, 0, sigma=0.8, batchable=True)
 REVIEW = Endpoint("/review", 9_000, 900, sigma=0.7)
 DRAFT = Endpoint("/draft-email", 1_200, 450)
 
@@ -117,7 +124,7 @@ COMPANIES = (
                    (CHAT, 0.8, {GPT_4O_MINI: 0.55, HAIKU: 0.25, GPT_4O: 0.2}),
                    (CLASSIFY, 0.2, {GPT_4O_MINI: 1.0})),
         _assistant("acme-code-review", "Code Reviewer", 0.25,
-                   (REVIEW, 0.85, {SONNET: 0.6, O3_MINI: 0.25, GPT_4O: 0.15}),
+                   (REVIEW, 0.85, {SONNET: 0.55, O3_MINI: 0.15, O4_MINI: 0.15, GPT_4O: 0.15}),
                    (CHAT, 0.15, {SONNET: 0.7, GPT_4O: 0.3})),
         _assistant("acme-kb", "Knowledge Search", 0.30,
                    (EMBED, 0.7, {OPENAI_EMBED: 1.0}),
@@ -146,6 +153,10 @@ MODELS = tuple(dict.fromkeys(model for company in COMPANIES for assistant in com
                              for route in assistant.routes for model, _ in route.models))
 
 FAILURE_RATE = 0.03
+CACHE_READ_RATE = 0.35  # calls that reuse a cached system prompt / context
+CACHE_WRITE_RATE = 0.25  # Anthropic calls that write a new prompt prefix to the cache …
+ONE_HOUR_WRITE_RATE = 0.3  # … of which with the one-hour lifetime
+BATCH_RATE = 0.4  # OpenAI calls of batchable endpoints sent through the Batch API
 ERRORS = {
     "openai": ("429 Too Many Requests: Rate limit reached for requests", "500 Internal Server Error",
                "Request timed out after 60s", "400 context_length_exceeded"),
@@ -242,10 +253,16 @@ class DemoTraffic:
         endpoint = route.endpoint
 
         input_tokens = max(1, round(rng.lognormvariate(0, endpoint.sigma) * endpoint.input_median))
-        output_tokens = round(rng.lognormvariate(0, endpoint.sigma) * endpoint.output_median)
-        cached = 0
-        if model.caches and input_tokens >= 1_024 and rng.random() < 0.35:  # a reused system prompt / context
+        visible = round(rng.lognormvariate(0, endpoint.sigma) * endpoint.output_median)
+        reasoning = round(visible * rng.uniform(*model.reasoning)) if model.reasoning and visible else 0
+        output_tokens = visible + reasoning  # reasoning is output, billed as such
+        cached = cache_write = cache_write_1h = 0
+        if model.caches and input_tokens >= 1_024 and rng.random() < CACHE_READ_RATE:
             cached = int(input_tokens * rng.uniform(0.3, 0.9))
+        if model.cache_writes and input_tokens >= 1_024 and rng.random() < CACHE_WRITE_RATE:
+            cache_write = int((input_tokens - cached) * rng.uniform(0.2, 0.8))
+            cache_write_1h = cache_write if rng.random() < ONE_HOUR_WRITE_RATE else 0
+        batch = model.provider == "openai" and endpoint.batchable and rng.random() < BATCH_RATE
 
         success = rng.random() >= FAILURE_RATE
         error = None
@@ -258,7 +275,8 @@ class DemoTraffic:
             else:  # refused up front: no output, a fraction of the usual latency
                 output_tokens = 0
                 duration_ms = int(model.base_ms * rng.uniform(0.2, 1.0))
-            cached = 0
+            reasoning = min(reasoning, output_tokens)  # a reasoning model streams its reasoning first
+            cached = cache_write = cache_write_1h = 0
 
         hour = rng.choices(range(len(self._hour_cum_weights)), cum_weights=self._hour_cum_weights)[0]
         timestamp = self.start + timedelta(hours=hour, seconds=rng.randrange(3_600), microseconds=rng.randrange(10**6))
@@ -270,6 +288,10 @@ class DemoTraffic:
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cached_input_tokens=cached,
+            cache_write_tokens=cache_write,
+            cache_write_1h_tokens=cache_write_1h,
+            reasoning_tokens=reasoning,
+            service_tier="batch" if batch else "standard",
             company_id=company.id,
             duration_ms=duration_ms,
             success=success,

@@ -12,6 +12,7 @@ from app.demo import MODELS, DemoTraffic
 from app.models import LlmCall
 from app.pricing import PriceBook
 from app.pricing.catalog import resolve
+from app.pricing.usage import usage_of
 
 
 def demo_rows(session, seed: int) -> list[LlmCall]:
@@ -33,7 +34,25 @@ def test_calls_are_reproducible_and_independent_of_the_count():
     for call in large:
         assert datetime(2025, 4, 2, tzinfo=UTC) <= call.timestamp < datetime(2025, 7, 1, tzinfo=UTC)
         assert 0 <= call.cached_input_tokens <= call.input_tokens and call.output_tokens >= 0
+        assert usage_of(call).problems() == {}  # parts never exceed their totals
         assert call.success == (call.error is None)
+
+
+def test_token_types_and_tiers_appear_where_they_are_realistic():
+    calls = list(DemoTraffic(3_000, days=28, seed=1, today=date(2025, 7, 1)))
+    reasoning = Counter(call.model for call in calls if call.reasoning_tokens)
+    assert set(reasoning) == {"o3-mini", "o4-mini", "gemini-2.5-flash", "models/gemini-2.5-pro"}
+    assert all(call.reasoning_tokens < call.output_tokens for call in calls if call.reasoning_tokens and call.success)
+    writes = [call for call in calls if call.cache_write_tokens]
+    assert writes and {call.provider for call in writes} == {"anthropic"}
+    one_hour = [call for call in writes if call.cache_write_1h_tokens]
+    assert 0 < len(one_hour) < len(writes) and all(c.cache_write_1h_tokens == c.cache_write_tokens for c in one_hour)
+    batch = [call for call in calls if call.service_tier == "batch"]
+    assert {call.provider for call in batch} == {"openai"}
+    assert {call.endpoint for call in batch} == {"/summarize", "/classify", "/embed"}  # offline work only
+    openai = [call for call in calls if call.provider == "openai"]
+    assert 0.05 < len(batch) / len(openai) < 0.5
+    assert {call.service_tier for call in calls} == {"standard", "batch"}
 
 
 def test_traffic_follows_office_hours_and_weekdays():
@@ -66,6 +85,8 @@ def test_demo_loads_priced_varied_traffic_and_is_idempotent(runner, session, cap
     failed = [row for row in rows if not row.success]
     assert 0 < len(failed) < 30 and all(row.error_message for row in failed)
     assert any(row.cached_input_tokens for row in rows)
+    assert any(row.reasoning_tokens for row in rows) and any(row.cache_write_tokens for row in rows)
+    assert {row.service_tier for row in rows} == {"standard", "batch"}
     assert all(row.price_id is not None and row.total_cost is not None for row in rows)
     assert all(row.duration_ms is not None and row.duration_ms > 0 for row in rows)
     assert len({row.timestamp.date() for row in rows}) >= 20
