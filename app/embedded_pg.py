@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,10 +108,13 @@ class Cluster:
         )
         return proc.returncode == 0
 
-    def start(self, *, fast: bool = False) -> None:
+    def start(self, *, fast: bool = False, settings: Mapping[str, str] | None = None) -> None:
+        """Start the server; `settings` are extra ``-c name=value`` server settings (e.g. memory sizes)."""
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
         if fast:  # throwaway clusters: durability is not needed
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        for name, value in (settings or {}).items():
+            options += f" -c {name}={value}"
         _run(
             _as_server_user()
             + [find_bin("pg_ctl"), "-D", str(self.datadir), "-l", str(self.datadir / "server.log"),
@@ -141,11 +145,15 @@ class Cluster:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
 
-def throwaway(datadir: Path) -> Cluster:
-    """A new cluster in `datadir` (which must not exist yet), started on a free port."""
+def throwaway(datadir: Path, *, fast: bool = True, settings: Mapping[str, str] | None = None) -> Cluster:
+    """A new cluster in `datadir` (which must not exist yet), started on a free port.
+
+    `fast` (the default, for tests) turns durability off; the benchmark keeps it on and passes
+    its own `settings`.
+    """
     cluster = Cluster(datadir, free_port())
     cluster.init()
-    cluster.start(fast=True)
+    cluster.start(fast=fast, settings=settings)
     return cluster
 
 
