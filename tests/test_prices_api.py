@@ -135,7 +135,7 @@ def test_json_numbers_are_read_digit_for_digit(client, session):
 def test_same_key_again_updates_in_place_and_answers_200(client):
     first = post_override(client, inputPerMtok="1", outputPerMtok="2")
     again = post_override(client, 200, inputPerMtok="1.5", outputPerMtok="3")
-    assert again["id"] == first["id"]
+    assert again["id"] == first["id"] and (again["inputPerMtok"], again["outputPerMtok"]) == ("1.5", "3")
     [override] = [p for p in get_prices(client, provider="openai", model="gpt-4o", tier="standard")
                   if p["kind"] == "override"]
     assert (override["inputPerMtok"], override["outputPerMtok"]) == ("1.5", "3")
