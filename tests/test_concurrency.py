@@ -17,12 +17,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from app.embedded_pg import PROJECT_ROOT, free_port
 from app.ledger import Ledger
-from app.models import CallRequestKey, LlmCall
+from app.models import CallDaily, CallRequestKey, LlmCall
 from app.records import NewCall
 
 COMPANY = "concurrency-test"
@@ -35,6 +35,7 @@ def cleanup(engine):
         ids = select(LlmCall.id).where(LlmCall.company_id == COMPANY)
         session.execute(delete(CallRequestKey).where(CallRequestKey.company_id == COMPANY))
         session.execute(delete(LlmCall).where(LlmCall.id.in_(ids)))
+        session.execute(delete(CallDaily).where(CallDaily.company_id == COMPANY))
         session.commit()
 
 
@@ -80,6 +81,35 @@ def test_concurrent_retries_through_gunicorn_store_one_call(gunicorn, engine):
     with Session(engine) as session:
         stored = session.scalar(select(func.count()).select_from(LlmCall).where(LlmCall.company_id == COMPANY))
     assert stored == 1
+
+
+def test_concurrent_batches_keep_rollups_exact_and_never_deadlock(gunicorn, engine):
+    """8 clients post overlapping batches (same rollup rows, shared request ids, keys in opposite
+    orders) at once; every request succeeds and the rollup equals a raw GROUP BY afterwards."""
+    def batch(client: int) -> dict:
+        calls = []
+        for n in range(200):
+            key = n if client % 2 else 196 - n  # half the clients take the shared keys in reverse order
+            calls.append({"provider": "openai", "model": ["gpt-4o", "gpt-4o-mini"][n % 2], "inputTokens": 100 + n,
+                          "outputTokens": client, "companyId": COMPANY, "userId": f"u{n % 3}",
+                          "assistantId": f"a{n % 2}", "endpoint": "/chat", "success": n % 7 != 0,
+                          "timestamp": f"2026-03-0{1 + n % 3}T10:00:00+00:00",
+                          "requestId": f"shared-{key}" if n % 4 == 0 else f"c{client}-{n}"})
+        return {"calls": calls}
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda c: post(f"{gunicorn}/api/calls/batch", batch(c)), range(8)))
+    assert all(status == 200 for status, _ in answers)
+    assert sum(answer["stored"] for _, answer in answers) == 8 * 150 + 50  # 50 shared keys stored once
+    with Session(engine) as session:
+        raw = session.execute(text(
+            "SELECT (timezone('UTC', timestamp))::date, model, user_id, assistant_id, success, count(*), "
+            "sum(total_tokens), sum(total_cost) FROM llm_call_log WHERE company_id = :c GROUP BY 1, 2, 3, 4, 5"),
+            {"c": COMPANY}).all()
+        rollup = session.execute(text(
+            "SELECT day, model, user_id, assistant_id, success, calls, total_tokens, total_cost FROM llm_call_daily "
+            "WHERE company_id = :c"), {"c": COMPANY}).all()
+    assert sorted(map(tuple, raw)) == sorted(map(tuple, rollup))
 
 
 def test_a_retry_waits_for_the_first_writer_and_then_sees_its_call(engine, cleanup):
