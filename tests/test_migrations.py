@@ -11,7 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 import app.models  # noqa: F401
 from app.db import Base
@@ -116,3 +116,35 @@ def test_healthz_ok(client):
     assert r.json == {"status": "ok", "database": "reachable",
                       "migration": {"current": sorted(head_revisions()), "head": sorted(head_revisions()),
                                     "upToDate": True}}
+
+
+def test_partitioning_and_rollup_migrations_keep_existing_calls(scratch_url):
+    """Calls stored before 0003/0004 survive the upgrade (partitioned, rolled up) and the downgrade."""
+    engine = create_engine(scratch_url)
+    config = alembic_config()
+    config.attributes["configure_logging"] = False
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0002")
+            conn.execute(text(
+                "INSERT INTO llm_call_log (id, timestamp, company_id, provider, model, input_tokens, output_tokens, "
+                "total_tokens, success, request_id) VALUES "
+                "(41, '2024-02-10T10:00:00Z', 'c', 'openai', 'gpt-4o', 10, 5, 15, true, 'k1'), "
+                "(42, '2026-03-05T10:00:00Z', 'c', 'openai', 'gpt-4o', 20, 5, 25, false, NULL)"))
+            conn.execute(text("INSERT INTO llm_call_request (company_id, request_id, call_id) VALUES ('c', 'k1', 41)"))
+            command.upgrade(config, "head")
+            partitions = dict(conn.execute(text(
+                "SELECT id, tableoid::regclass::text FROM llm_call_log ORDER BY id")).all())
+            assert partitions == {41: "llm_call_log_p202402", 42: "llm_call_log_p202603"}
+            assert conn.execute(text("SELECT call_timestamp FROM llm_call_request")).scalar_one().year == 2024
+            assert conn.execute(text("SELECT sum(calls), sum(total_tokens) FROM llm_call_daily")).one() == (2, 40)
+            next_id = conn.execute(text(
+                "INSERT INTO llm_call_log (timestamp, company_id, provider, model, input_tokens, output_tokens, "
+                "total_tokens) VALUES (now(), 'c', 'openai', 'gpt-4o', 1, 1, 2) RETURNING id")).scalar_one()
+            assert next_id > 42  # ids continue where they were
+            command.downgrade(config, "0002")
+            assert conn.execute(text("SELECT count(*) FROM llm_call_log")).scalar_one() == 3
+            assert conn.execute(text("SELECT call_id FROM llm_call_request")).scalar_one() == 41
+    finally:
+        engine.dispose()

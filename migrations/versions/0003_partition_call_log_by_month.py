@@ -76,6 +76,7 @@ def _restart_ids() -> None:
 
 
 def upgrade() -> None:
+    op.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check deferred keys written earlier in this transaction
     op.drop_constraint("fk_llm_call_request_call_id_llm_call_log", "llm_call_request", type_="foreignkey")
     op.drop_index("ix_llm_call_request_call_id", table_name="llm_call_request")
     op.add_column("llm_call_request", sa.Column("call_timestamp", sa.DateTime(timezone=True), nullable=True))
