@@ -7,7 +7,7 @@ PORT   ?= 8000
 # DATABASE_URL wins; otherwise the embedded cluster in ./.pgdata is started (made once).
 DB_URL = $${DATABASE_URL:-$$($(BIN)/python -m app.embedded_pg start)}
 
-.PHONY: install run migrate prices demo test check-migrations db-stop clean
+.PHONY: install run migrate prices demo test bench check-migrations db-stop clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,11 @@ demo: install
 ## Run the test suite against a real PostgreSQL (see tests/conftest.py for how one is chosen).
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Benchmark (issue #4): BENCH_CALLS calls (default 1,000,000) in a fresh throwaway cluster, or a
+## fresh database in BENCH_DATABASE_URL's server; BENCH_KEEP=1 keeps it. See app/bench/__init__.py.
+bench: install
+	BENCH_CALLS=$${BENCH_CALLS:-1000000} $(BIN)/python -m app.bench
 
 db-stop:
 	@$(BIN)/python -m app.embedded_pg stop

@@ -1,0 +1,55 @@
+"""An HTTP client for the measurements: one keep-alive connection per thread, timed requests.
+
+`http.client` asks for keep-alive (HTTP/1.1). A server that closes the connection after a
+response (gunicorn's sync workers do) makes the next request open a new one; that is part of
+the latency measured, as it would be for a real client. A request that finds the connection
+already closed is sent again once on a new one (safe: every POST carries a requestId).
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+from dataclasses import dataclass
+
+RETRYABLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    seconds: float
+    headers: dict[str, str]
+
+
+class Client:
+    def __init__(self, host: str, port: int, *, timeout: float = 600) -> None:
+        self._connection = http.client.HTTPConnection(host, port, timeout=timeout)
+        self.reconnects = 0
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> Response:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        started = time.perf_counter()  # a retry's time counts in the latency
+        for attempt in (1, 2):
+            try:
+                self._connection.request(method, path, body=body, headers=headers)
+                response = self._connection.getresponse()
+                data = response.read()
+            except RETRYABLE:
+                self._connection.close()
+                if attempt == 2:
+                    raise
+                self.reconnects += 1
+                continue
+            return Response(response.status, data, time.perf_counter() - started, dict(response.getheaders()))
+        raise AssertionError("unreachable")
+
+    def get(self, path: str) -> Response:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: bytes) -> Response:
+        return self.request("POST", path, body)
+
+    def close(self) -> None:
+        self._connection.close()

@@ -1,0 +1,83 @@
+"""Loading the benchmark's calls straight into the tables, and timing raw COPY.
+
+Bulk loading bypasses the API on purpose (the API is measured separately): partitions for every
+month of the period are made first (so no call lands in the default partition), the calls are
+COPYed into ``llm_call_log`` (the identity column numbers them), their idempotency keys are
+claimed in one statement, the daily rollup is rebuilt from the raw calls
+(:func:`app.rollups.rebuild`), and the tables are vacuumed and analysed as autovacuum would
+eventually do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from app import partitions, rollups
+from app.bench.generate import COPY_COLUMNS
+
+_QUOTED = ", ".join(f'"{name}"' for name in COPY_COLUMNS)
+COPY_SQL = f"COPY llm_call_log ({_QUOTED}) FROM STDIN"
+
+
+def make_partitions(engine: Engine, first_day: date, today: date) -> list[str]:
+    """Monthly partitions from the month of `first_day` to three months after `today`'s."""
+    start = partitions.month_start(first_day)
+    months = (today.year - start.year) * 12 + today.month - start.month
+    with Session(engine) as session:
+        created = partitions.ensure_partitions(session, today=start, months_ahead=months + 3)
+        session.commit()
+    return created
+
+
+def copy_chunks(engine: Engine, chunks: Iterable[bytes]) -> None:
+    """COPY the chunks into ``llm_call_log`` in one transaction.
+
+    The raw psycopg connection is taken inside ``engine.begin()`` so that SQLAlchemy commits it
+    (see PITFALLS.md: inside ``engine.connect()`` the rows would be silently rolled back).
+    """
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
+            for chunk in chunks:
+                copy.write(chunk)
+
+
+def timed_copy(engine: Engine, chunks: list[bytes]) -> float:
+    """Seconds to COPY ready-made chunks and commit: the physical limit of writing calls."""
+    started = time.perf_counter()
+    copy_chunks(engine, chunks)
+    return time.perf_counter() - started
+
+
+def claim_keys(engine: Engine) -> int:
+    """The idempotency keys of the loaded calls, as the ledger would have claimed them."""
+    with engine.begin() as conn:
+        return conn.execute(text(
+            "INSERT INTO llm_call_request (company_id, request_id, call_id, call_timestamp) "
+            "SELECT company_id, request_id, id, timestamp FROM llm_call_log WHERE request_id IS NOT NULL "
+            "ON CONFLICT DO NOTHING")).rowcount
+
+
+def rebuild_rollup(engine: Engine) -> rollups.RebuildResult:
+    with Session(engine) as session:
+        result = rollups.rebuild(session)
+        session.commit()
+    return result
+
+
+def vacuum_analyze(engine: Engine, *, analyze_only: bool = False) -> None:
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ("llm_call_log", "llm_call_request", "llm_call_daily"):
+            conn.execute(text(f"{'ANALYZE' if analyze_only else 'VACUUM (ANALYZE)'} {table}"))
+
+
+def row_count(engine: Engine, table: str = "llm_call_log") -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()

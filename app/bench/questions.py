@@ -1,0 +1,180 @@
+"""The five analytics questions: how we answer them, and the naive GROUP BY on the raw calls.
+
+"Ours" is the product as a user meets it: an HTTP request to gunicorn (routing, validation,
+query, serialisation included) or ``flask costs report`` run in-process. "Naive" is the seed
+design: plain aggregates over ``llm_call_log`` sent with psycopg, one statement per part of the
+answer, no HTTP. Each question also says how to check that both gave the same answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urlencode
+
+RANGE = "timestamp >= %(start)s AND timestamp < %(end)s"
+TOTALS = ("coalesce(sum(total_cost), 0), coalesce(sum(total_tokens), 0), count(*), "
+          "count(*) FILTER (WHERE NOT success)")
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    ours: str  # what is timed: "GET <path>" or "flask <args>"
+    naive: tuple[str, ...]  # SQL statements, all run for one answer
+    params: dict[str, Any]
+    # (our answer parsed, the naive statements' rows) → what differs, or None when they agree.
+    check: Callable[[Any, list[list[tuple]]], str | None]
+    check_args: tuple[str, ...] = field(default=())  # CLI only: the arguments of a parseable run
+
+    @property
+    def is_cli(self) -> bool:
+        return self.ours.startswith("flask ")
+
+    @property
+    def path(self) -> str:
+        return self.ours.removeprefix("GET ")
+
+    @property
+    def cli_args(self) -> list[str]:
+        return self.ours.split()[3:]  # after "flask --app wsgi"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The dates the questions ask about, all inside the data's period [first, last]."""
+
+    first: date
+    last: date
+    user_id: str  # a busy user
+
+    @property
+    def month(self) -> tuple[date, date]:
+        """The last whole calendar month of the period."""
+        end = self.last.replace(day=1) - timedelta(days=1)
+        if self.last == _month_end(self.last):
+            end = self.last
+        return end.replace(day=1), end
+
+    @property
+    def last_30_days(self) -> tuple[date, date]:
+        return self.last - timedelta(days=29), self.last
+
+
+def _month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def _bounds(first: date, last: date) -> dict[str, datetime]:
+    return {"start": datetime.combine(first, time.min, tzinfo=UTC),
+            "end": datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)}
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _differs(what: str, ours: Any, naive: Any) -> str | None:
+    return None if ours == naive else f"{what}: ours {ours} vs naive {naive}"
+
+
+def _check_summary(answer: dict, rows: list[list[tuple]]) -> str | None:
+    totals, previous, by_model = rows[0][0], rows[1][0], rows[2]
+    return (_differs("total cost", _money(answer["totalCost"]), totals[0])
+            or _differs("calls", answer["callCount"], totals[2])
+            or _differs("previous period cost", _money(answer["previousPeriod"]["totalCost"]), previous[0])
+            or _differs("cost by model", {m: _money(t["cost"]) for m, t in answer["byModel"].items()},
+                        {m: c for m, c, *_ in by_model}))
+
+
+def _check_daily(answer: dict, rows: list[list[tuple]]) -> str | None:
+    ours = {d["date"]: (_money(d["cost"]), d["calls"]) for d in answer["days"] if d["calls"]}
+    return _differs("days", ours, {day.isoformat(): (cost, calls) for day, cost, _, calls, _ in rows[0]})
+
+
+def _check_user(answer: list, rows: list[list[tuple]]) -> str | None:
+    return _differs("cost by model", {m["model"]: _money(m["total_cost"]) for m in answer},
+                    {model: cost for model, cost, _ in rows[0]})
+
+
+def _check_total(answer: dict, rows: list[list[tuple]]) -> str | None:
+    # The 30-day window slides between the two reads: allow the calls of those few seconds.
+    ours, naive = _money(answer["total_cost"]), rows[0][0][0]
+    return None if abs(ours - naive) <= Decimal("1e-3") * max(abs(naive), Decimal(1)) else \
+        f"total: ours {ours} vs naive {naive}"
+
+
+def _check_report(answer: dict, rows: list[list[tuple]]) -> str | None:
+    return _differs("cost and calls by model", {r["key"]: (_money(r["cost"]), r["calls"]) for r in answer["rows"]},
+                    {model: (cost, calls) for model, cost, _, calls, *_ in rows[0]})
+
+
+def questions(window: Window) -> list[Question]:
+    month_first, month_last = window.month
+    month = _bounds(month_first, month_last)
+    length = month_last - month_first + timedelta(days=1)
+    before = _bounds(month_first - length, month_first - timedelta(days=1))
+    user_first, user_last = window.last_30_days
+    grouped = f"SELECT {{key}}, {TOTALS} FROM llm_call_log WHERE {RANGE} GROUP BY {{key}}"
+    report_args = ["--since", month_first.isoformat(), "--until", month_last.isoformat(), "--by", "model"]
+    return [
+        Question(
+            "summary, one month",
+            "GET /api/costs/summary?" + urlencode({"startDate": month_first, "endDate": month_last}),
+            (
+                f"SELECT {TOTALS}, count(*) FILTER (WHERE price_id IS NULL) FROM llm_call_log WHERE {RANGE}",
+                (f"SELECT {TOTALS} FROM llm_call_log "
+                "WHERE timestamp >= %(before_start)s AND timestamp < %(before_end)s"),
+                grouped.format(key="model"),
+                grouped.format(key="provider"),
+                # The assistant's name rides along in the same GROUP BY (names are constant per id here).
+                (f"SELECT assistant_id, max(assistant_name), {TOTALS} FROM llm_call_log WHERE {RANGE} "
+                "GROUP BY assistant_id"),
+                grouped.format(key="user_id"),
+            ),
+            month | {"before_start": before["start"], "before_end": before["end"]},
+            _check_summary,
+        ),
+        Question(
+            f"daily, {(window.last - window.first).days + 1} days",
+            "GET /api/costs/daily?" + urlencode({"startDate": window.first, "endDate": window.last}),
+            ((f"SELECT (timestamp AT TIME ZONE 'UTC')::date AS day, {TOTALS} FROM llm_call_log WHERE {RANGE} "
+             "GROUP BY 1 ORDER BY 1"),),
+            _bounds(window.first, window.last),
+            _check_daily,
+        ),
+        Question(
+            "one user by model, 30 days",
+            f"GET /analytics/cost/user/{quote(window.user_id, safe='')}?"
+            + urlencode({"startDate": user_first, "endDate": user_last}),
+            (("SELECT model, coalesce(sum(total_cost), 0), coalesce(sum(total_tokens), 0) FROM llm_call_log "
+             f"WHERE user_id = %(user_id)s AND {RANGE} GROUP BY model ORDER BY 2 DESC"),),
+            _bounds(user_first, user_last) | {"user_id": window.user_id},
+            _check_user,
+        ),
+        Question(
+            "rolling 30-day total",
+            "GET /analytics/cost/total",
+            (("SELECT coalesce(sum(total_cost), 0) FROM llm_call_log "
+             "WHERE timestamp > now() - interval '30 days' AND timestamp <= now()"),),
+            {},
+            _check_total,
+        ),
+        Question(
+            "report by model, one month",
+            "flask --app wsgi costs report " + " ".join(report_args),
+            ((f"SELECT model, {TOTALS}, count(*) FILTER (WHERE price_id IS NULL) FROM llm_call_log "
+             f"WHERE {RANGE} GROUP BY model ORDER BY 2 DESC"),),
+            month,
+            _check_report,
+            check_args=("costs", "report", *report_args, "--format", "json"),
+        ),
+    ]
+
+
+def parse_answer(body: bytes | str) -> Any:
+    return json.loads(body)

@@ -1,0 +1,114 @@
+"""The benchmark's answer: the parameters it ran with, and one table of results against targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tabulate import tabulate
+
+from app.bench.config import BenchConfig
+from app.bench.measure import Comparison, IngestRun
+
+# Issue #4's targets.
+BATCH_SHARE_OF_COPY = 0.30  # HTTP batch ingest ≥ 30% of raw COPY
+SINGLE_P99_MS = 15.0  # single-call p99 < 15 ms
+ANALYTICS_SPEEDUP = 50.0  # every analytics question ≥ 50× faster than naive …
+ANALYTICS_AT_CALLS = 10_000_000  # … at 10M calls …
+ANALYTICS_P95_MS = 30.0  # … and p95 < 30 ms
+
+
+@dataclass
+class Results:
+    config: BenchConfig
+    git: str
+    database: str
+    settings: dict[str, str]
+    period: str
+    machine: str
+    phases: dict[str, float] = field(default_factory=dict)  # phase → seconds
+    notes: list[str] = field(default_factory=list)
+    raw_copy_calls: int = 0
+    raw_copy_seconds: float = 0.0
+    batch: IngestRun | None = None
+    single: IngestRun | None = None
+    single_alone: IngestRun | None = None  # the same requests from one client: service time without queueing
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    @property
+    def raw_copy_rate(self) -> float:
+        return self.raw_copy_calls / self.raw_copy_seconds
+
+
+def _status(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+
+
+def table(results: Results) -> str:
+    config = results.config
+    rows = [[f"raw COPY into llm_call_log ({results.raw_copy_calls:,} calls, one transaction)",
+             f"{results.raw_copy_rate:,.0f} calls/s", "", "", "the physical limit", "", ""]]
+    if results.batch:
+        run = results.batch
+        share = run.calls_per_second / results.raw_copy_rate
+        how = f"{config.batches} × {config.batch_size:,} calls, {config.batch_clients} clients"
+        rows.append([f"HTTP batch ingest ({how})",
+                     f"{run.calls_per_second:,.0f} calls/s", f"raw COPY {results.raw_copy_rate:,.0f} calls/s",
+                     f"{share:.0%}", f"≥ {BATCH_SHARE_OF_COPY:.0%} of raw COPY",
+                     _status(share >= BATCH_SHARE_OF_COPY), run.problem or "all stored"])
+    if results.single:
+        run, alone = results.single, results.single_alone
+        rows.append([f"POST /api/calls ({config.single_requests:,} requests, {config.single_clients} clients)",
+                     (f"p50 {_ms(run.latencies.ms(50))} / p99 {_ms(run.latencies.ms(99))} ms "
+                     f"({run.calls_per_second:,.0f} calls/s)"),
+                     f"1 client: p50 {_ms(alone.latencies.ms(50))} / p99 {_ms(alone.latencies.ms(99))} ms" if alone
+                     else "", "", f"p99 < {SINGLE_P99_MS:g} ms", _status(run.latencies.ms(99) < SINGLE_P99_MS),
+                     run.problem or "all stored"])
+    for comparison in results.comparisons:
+        question = comparison.question
+        ours_p95 = comparison.ours.ms(95)
+        fast_enough = comparison.speedup >= ANALYTICS_SPEEDUP
+        status = _status(fast_enough and ours_p95 < ANALYTICS_P95_MS)
+        if not fast_enough and config.calls < ANALYTICS_AT_CALLS:
+            status += " (× is set at 10M)"
+        rows.append([f"{question.name} ({_short(question.ours)})",
+                     f"p50 {_ms(comparison.ours.ms(50))} / p95 {_ms(ours_p95)} ms",
+                     f"naive p50 {_ms(comparison.naive.ms(50))} / p95 {_ms(comparison.naive.ms(95))} ms",
+                     f"{comparison.speedup:,.1f}×",
+                     f"≥ {ANALYTICS_SPEEDUP:g}× naive at 10M, p95 < {ANALYTICS_P95_MS:g} ms",
+                     status, comparison.problem or "same answer"])
+    headers = ["measurement", "ours", "baseline", "ours/baseline", "target", "status", "check"]
+    return tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def _short(ours: str) -> str:
+    """The route or command, without the query string or the user."""
+    if ours.startswith("flask "):
+        return "flask costs report, in-process"
+    path = ours.split("?")[0]
+    return "GET /analytics/cost/user/<user>" if "/analytics/cost/user/" in path else path
+
+
+def render(results: Results) -> str:
+    config = results.config
+    lines = [
+        "",
+        "LLM cost ledger benchmark (issue #4)",
+        f"  calls generated    {config.calls:,} over {config.days} days ({results.period}); seed {config.seed}",
+        f"  git commit         {results.git}",
+        f"  machine            {results.machine}",
+        f"  database           {results.database}",
+        "  settings           " + ", ".join(f"{name}={value}" for name, value in results.settings.items()),
+        f"  server             gunicorn, {config.workers} sync workers; HTTP clients are threads of this process",
+        (f"  analytics          {config.warmups} warm-ups, then {config.reps} timed runs of each; "
+        "naive = plain GROUP BY on llm_call_log via psycopg (no HTTP)"),
+        "  phases             " + ", ".join(f"{name} {seconds:,.1f} s" for name, seconds in results.phases.items()),
+        *(f"  note               {note}" for note in results.notes),
+        "",
+        table(results),
+        "",
+    ]
+    return "\n".join(lines)
