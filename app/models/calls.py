@@ -11,7 +11,9 @@ one rule: a total includes its parts. ``input_tokens`` counts every input token;
 
 `llm_call_log` is range-partitioned by month on ``timestamp`` (partitions are managed by
 :mod:`app.partitions`; a DEFAULT partition catches any month not created yet, so no call is ever
-refused), hence its primary key is ``(id, timestamp)``.
+refused), hence its primary key is ``(id, timestamp, company_id)``: a unique key of a partitioned
+table must hold the partition key, and company_id is the distribution column of the Citus plan
+(docs/scaling.md).
 
 Idempotency keys live in their own, unpartitioned table keyed by (company_id, request_id), so a
 unique key need not include the month: a retry is recognised even when the client let the
@@ -36,7 +38,7 @@ class LlmCall(Base):
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
     timestamp: Mapped[datetime] = mapped_column(primary_key=True)
     recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    company_id: Mapped[str]
+    company_id: Mapped[str] = mapped_column(primary_key=True)
     user_id: Mapped[str | None]
     assistant_id: Mapped[str | None]
     assistant_name: Mapped[str | None]

@@ -180,7 +180,7 @@ class Repricer:
             new_total += new["total_cost"] or ZERO
             if all(getattr(row, column) == new[column] for column in _COST_COLUMNS):
                 continue
-            changes.append({"id": row.id, "timestamp": row.timestamp, **new})
+            changes.append({"id": row.id, "timestamp": row.timestamp, "company_id": row.company_id, **new})
             rollup_changes.append(rollups.CostChange(
                 key=rollups.rollup_key(row),
                 unpriced_calls=(new["price_id"] is None) - (row.price_id is None),
@@ -194,7 +194,7 @@ class Repricer:
             else:
                 repriced += 1
         if changes:
-            # bulk UPDATE … WHERE id = :id AND timestamp = :timestamp (the timestamp finds the partition)
+            # bulk UPDATE by primary key (id, timestamp, company_id): the timestamp finds the partition
             self._session.execute(update(LlmCall), changes)
             rollups.apply_cost_changes(self._session, rollup_changes)
         return RepriceBatch(

@@ -1,6 +1,7 @@
 """partition llm_call_log by month
 
-The call log becomes a range-partitioned table on `timestamp` (primary key (id, timestamp)),
+The call log becomes a range-partitioned table on `timestamp` (primary key (id, timestamp,
+company_id): every unique key must hold the partition key, and on Citus the distribution column),
 with a DEFAULT partition so that no call is ever refused, and monthly partitions for every
 month that has calls plus the next three. Idempotency keys stop referencing the log by foreign
 key (a key must survive the months being dropped independently) and remember the call's
@@ -89,7 +90,8 @@ def upgrade() -> None:
     op.execute("ALTER INDEX pk_llm_call_log RENAME TO pk_llm_call_log_unpartitioned")
     op.execute("CREATE TABLE llm_call_log (LIKE llm_call_log_unpartitioned INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
                "INCLUDING IDENTITY) PARTITION BY RANGE (timestamp)")
-    op.create_primary_key("pk_llm_call_log", "llm_call_log", ["id", "timestamp"])
+    # The partition key and the company (the distribution column on Citus) are part of the key.
+    op.create_primary_key("pk_llm_call_log", "llm_call_log", ["id", "timestamp", "company_id"])
     op.execute("CREATE TABLE llm_call_log_default PARTITION OF llm_call_log DEFAULT")
     op.execute(CREATE_MONTHLY_PARTITIONS)
     op.execute("INSERT INTO llm_call_log SELECT * FROM llm_call_log_unpartitioned")
