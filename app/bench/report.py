@@ -102,9 +102,11 @@ def render(results: Results) -> str:
         f"  machine            {results.machine}",
         f"  database           {results.database}",
         "  settings           " + ", ".join(f"{name}={value}" for name, value in results.settings.items()),
-        f"  server             gunicorn, {config.workers} sync workers; HTTP clients are threads of this process",
-        (f"  analytics          {config.warmups} warm-ups, then {config.reps} timed runs of each; "
-        "naive = plain GROUP BY on llm_call_log via psycopg (no HTTP)"),
+        (f"  server             gunicorn, {config.workers} sync workers (they close the connection after each "
+         "answer, so clients reconnect); HTTP clients are threads of this process"),
+        (f"  analytics          {config.warmups} warm-ups, then {config.reps} timed runs of each; ours = HTTP to "
+         "gunicorn, and `flask costs report` through create_app().test_cli_runner() in this process (no Python "
+         "start-up); naive = plain GROUP BY on llm_call_log via psycopg, no HTTP (SQL in app/bench/questions.py)"),
         "  phases             " + ", ".join(f"{name} {seconds:,.1f} s" for name, seconds in results.phases.items()),
         *(f"  note               {note}" for note in results.notes),
         "",
