@@ -35,3 +35,10 @@ def test_copy_lines_are_priced_like_the_ledger(session):
     rows = [line.rstrip("\n").split("\t") for line in lines]
     assert {len(row) for row in rows} == {len(COPY_COLUMNS)}
     assert all(row[COPY_COLUMNS.index("price_id")] != "\\N" for row in rows)  # every demo model has a price
+
+
+def test_live_calls_fall_between_midnight_and_now():
+    traffic = Traffic(today=TODAY)
+    now = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    for body in traffic.live_bodies(500, "live", now):
+        assert traffic.end <= datetime.fromisoformat(body["timestamp"]) < now

@@ -18,12 +18,13 @@ What one run does:
 1. a fresh database (a throwaway cluster with durability on and the memory settings of
    :mod:`app.bench.database`, or a new database in ``BENCH_DATABASE_URL``'s server),
    ``alembic upgrade head``, the price catalog;
-2. ``BENCH_CALLS`` calls over 90 days in the demo's mix (:mod:`app.bench.generate`), priced with
-   the ledger's prices and COPYed straight into ``llm_call_log``; the last 200,000 of them in one
-   timed transaction: **raw COPY calls/s**, the physical limit; then idempotency keys, the daily
+2. ``BENCH_CALLS`` calls over the 90 days before today in the demo's mix
+   (:mod:`app.bench.generate`), priced with the ledger's prices and COPYed straight into
+   ``llm_call_log``; then 200,000 more, stamped today like live traffic, COPYed in one timed
+   transaction: **raw COPY calls/s**, the physical limit; then idempotency keys, the daily
    rollup (``rollups.rebuild``), VACUUM ANALYZE (:mod:`app.bench.load`);
-3. a real gunicorn (:mod:`app.bench.server`): **HTTP batch ingest** (20 × 10,000 calls, 2
-   clients) as calls/s and as a share of raw COPY, and **single-call latency** (4,000
+3. a real gunicorn (:mod:`app.bench.server`): **HTTP batch ingest** (20 × 10,000 calls stamped
+   today, 2 clients) as calls/s and as a share of raw COPY, and **single-call latency** (4,000
    ``POST /api/calls`` from 16 clients), p50/p99 (:mod:`app.bench.measure`);
 4. five **analytics questions** through the API (and ``flask costs report`` in-process), each
    against the same question asked as a naive GROUP BY on the raw calls, p50/p95 and the

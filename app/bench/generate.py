@@ -42,6 +42,7 @@ COPY_COLUMNS = ("timestamp", "company_id", "user_id", "assistant_id", "assistant
 METADATA = '{"bench": true}'
 NULL = "\\N"
 ATTO = 10**18  # money columns keep 18 decimals: costs are computed in integer 1e-18 USD
+LIVE_DAYS = 2  # live calls fall after the period: today, or tomorrow for a run that crosses midnight
 
 
 class Call(NamedTuple):
@@ -112,7 +113,8 @@ class Traffic:
             growth = 1 + 0.5 * day / days
             weights.extend(weekday * growth * hour for hour in demo.HOUR_WEIGHTS)
         self._hour_cum = list(accumulate(weights))
-        hours = [self.start + timedelta(hours=h) for h in range(days * 24)]
+        # Text of every hour of the period, and of today and tomorrow (live calls: see `calls`).
+        hours = [self.start + timedelta(hours=h) for h in range((days + LIVE_DAYS) * 24)]
         self.copy_hour = [f"{moment:%Y-%m-%d %H}:" for moment in hours]  # + "MM:SS.ffffff+00"
         self.iso_hour = [f"{moment:%Y-%m-%dT%H}:" for moment in hours]  # + "MM:SS.ffffff+00:00"
         for text in (*(c.id for c in demo.COMPANIES), *(u for c in demo.COMPANIES for u in c.users),
@@ -122,12 +124,22 @@ class Traffic:
     def day_start(self, day: int) -> datetime:
         return self.start + timedelta(days=day)
 
-    def calls(self, count: int, stream: str) -> Iterator[Call]:
-        """`count` calls of the data set `stream`, request ids ``bench-<stream>-<n>``."""
+    def calls(self, count: int, stream: str, *, live_until: datetime | None = None) -> Iterator[Call]:
+        """`count` calls of the data set `stream`, request ids ``bench-<stream>-<n>``.
+
+        Spread over the period in the demo's traffic shape; or, with `live_until`, stamped
+        between the period's end (today's midnight) and `live_until`, as live traffic is.
+        """
         rng = random.Random(f"ledger-bench:{self.seed}:{stream}")
         rand, gauss, randrange, choice = rng.random, rng.gauss, rng.randrange, rng.choice
         routes, route_cum, route_total = self._routes, self._route_cum, self._route_cum[-1]
         hour_cum, hour_total, users = self._hour_cum, self._hour_cum[-1], self._users
+        live_span = 0
+        if live_until is not None:
+            live_span = max(1, int((live_until - self.end).total_seconds() * 1_000_000))
+            if live_span > LIVE_DAYS * 24 * 3_600_000_000 - 1:
+                raise ValueError(f"live calls must fall within {LIVE_DAYS} days of {self.end}")
+        first_live_hour = self.days * 24
         for n in range(count):
             route = routes[bisect_right(route_cum, rand() * route_total)]
             model, endpoint, company = route.model, route.endpoint, route.company
@@ -159,9 +171,14 @@ class Traffic:
                 reasoning = min(reasoning, output_tokens)
                 cached = cache_write = cache_write_1h = 0
             user_list, user_cum = users[company.id]
+            if live_span:
+                hour, micros = divmod(randrange(live_span), 3_600_000_000)
+                hour += first_live_hour
+                second, micro = divmod(micros, 1_000_000)
+            else:
+                hour, second, micro = bisect_right(hour_cum, rand() * hour_total), randrange(3_600), randrange(10**6)
             yield Call(
-                bisect_right(hour_cum, rand() * hour_total), randrange(3_600), randrange(1_000_000),
-                company.id, user_list[bisect_right(user_cum, rand() * user_cum[-1])],
+                hour, second, micro, company.id, user_list[bisect_right(user_cum, rand() * user_cum[-1])],
                 route.assistant.id, route.assistant.name, endpoint.path, model.provider, model.name,
                 input_tokens, output_tokens, cached, cache_write, cache_write_1h, reasoning,
                 "batch" if batch else "standard", duration_ms, success, error, f"bench-{stream}-{n}",
@@ -188,11 +205,7 @@ class Traffic:
 
     def live_bodies(self, count: int, stream: str, now: datetime) -> Iterator[dict[str, Any]]:
         """API bodies of `count` calls made today (UTC) before `now`, as live traffic is."""
-        span = max(1, int((now - self.end).total_seconds() * 1_000_000))  # self.end: today's midnight
-        rng = random.Random(f"ledger-bench:{self.seed}:{stream}:time")
-        for call in self.calls(count, stream):
-            moment = self.end + timedelta(microseconds=rng.randrange(span))
-            yield self.api_body(call) | {"timestamp": moment.isoformat()}
+        return (self.api_body(call) for call in self.calls(count, stream, live_until=now))
 
 
 class _Rates(NamedTuple):
@@ -244,7 +257,7 @@ class CopyPricer:
         key = (call.provider, call.model, call.service_tier, call.company_id)
         days = self._daily.get(key)
         if days is None:
-            days = self._daily[key] = [self._day_price(key, day) for day in range(self._traffic.days)]
+            days = self._daily[key] = [self._day_price(key, day) for day in range(self._traffic.days + LIVE_DAYS)]
         price = days[call.hour // 24]
         if price is None:  # a day with a price change (or no price at all): the exact instant decides
             price = self._book.price_at(call.provider, call.model, datetime.fromisoformat(timestamp),

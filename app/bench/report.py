@@ -97,7 +97,8 @@ def render(results: Results) -> str:
     lines = [
         "",
         "LLM cost ledger benchmark (issue #4)",
-        f"  calls generated    {config.calls:,} over {config.days} days ({results.period}); seed {config.seed}",
+        (f"  calls generated    {config.calls:,} over {config.days} days ({results.period}), then the timed COPY's "
+         f"and the HTTP ones stamped today; seed {config.seed}"),
         f"  git commit         {results.git}",
         f"  machine            {results.machine}",
         f"  database           {results.database}",
