@@ -21,8 +21,9 @@ What one run does:
 2. ``BENCH_CALLS`` calls over the 90 days before today in the demo's mix
    (:mod:`app.bench.generate`), priced with the ledger's prices and COPYed straight into
    ``llm_call_log``; then 200,000 more, stamped today like live traffic, COPYed in one timed
-   transaction: **raw COPY calls/s**, the physical limit; then idempotency keys, the daily
-   rollup (``rollups.rebuild``), VACUUM ANALYZE (:mod:`app.bench.load`);
+   transaction: **raw COPY calls/s**, the physical limit (deleted again: a measurement, not
+   data); then idempotency keys, the daily rollup (``rollups.rebuild``), VACUUM ANALYZE
+   (:mod:`app.bench.load`);
 3. a real gunicorn (:mod:`app.bench.server`): **HTTP batch ingest** (20 × 10,000 calls stamped
    today, 2 clients) as calls/s and as a share of raw COPY, and **single-call latency** (4,000
    ``POST /api/calls`` from 16 clients), p50/p99 (:mod:`app.bench.measure`);

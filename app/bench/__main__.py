@@ -86,6 +86,8 @@ def load_data(engine: Engine, traffic: Traffic, config: BenchConfig, results: Re
     results.raw_copy_seconds = load.timed_copy(engine, chunks)
     say(f"raw COPY: {sample / results.raw_copy_seconds:,.0f} calls/s")
     del chunks
+    # Measured, not data: today would otherwise hold 200,000 calls more than a real partial day.
+    load.delete_calls(engine, "bench-copy-", traffic.end)
     results.notes.append(
         f"bulk-load costs: the ledger's PriceBook prices, integer arithmetic checked against its compute_cost "
         f"on {pricer.checked:,} calls; {pricer.slow_path:,} calls (cache writes, threshold tiers) priced by "
@@ -208,7 +210,9 @@ def run(config: BenchConfig) -> Results:
                 with phase(results, "ANALYZE"):
                     load.vacuum_analyze(engine, analyze_only=True)
                 results.notes.append(
-                    f"at analytics time: {load.row_count(engine):,} calls in llm_call_log, "
+                    f"at analytics time: {load.row_count(engine):,} calls in llm_call_log, of which "
+                    f"{load.calls_since(engine, traffic.end):,} posted over HTTP and stamped today (a heavier "
+                    f"today than the period's average day: the rolling total reads today's calls raw); "
                     f"{load.row_count(engine, 'llm_call_daily'):,} rollup rows")
                 window = Window(traffic.start.date(), last_day, busiest_user(engine))
                 measure_analytics(host, port, database.url, window, config, results)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -55,6 +55,13 @@ def timed_copy(engine: Engine, chunks: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
+def delete_calls(engine: Engine, request_prefix: str, since: datetime) -> int:
+    """Delete calls stamped from `since` whose request id starts with `request_prefix`."""
+    with engine.begin() as conn:
+        return conn.execute(text("DELETE FROM llm_call_log WHERE timestamp >= :since AND request_id LIKE :pattern"),
+                            {"since": since, "pattern": request_prefix.replace("_", r"\_") + "%"}).rowcount
+
+
 def claim_keys(engine: Engine) -> int:
     """The idempotency keys of the loaded calls, as the ledger would have claimed them."""
     with engine.begin() as conn:
@@ -81,3 +88,9 @@ def vacuum_analyze(engine: Engine, *, analyze_only: bool = False) -> None:
 def row_count(engine: Engine, table: str = "llm_call_log") -> int:
     with engine.connect() as conn:
         return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def calls_since(engine: Engine, since: datetime) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM llm_call_log WHERE timestamp >= :since"),
+                            {"since": since}).scalar_one()
