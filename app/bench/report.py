@@ -97,8 +97,8 @@ def render(results: Results) -> str:
     lines = [
         "",
         "LLM cost ledger benchmark (issue #4)",
-        (f"  calls generated    {config.calls:,} over {config.days} days ({results.period}), then the timed COPY's "
-         f"and the HTTP ones stamped today; seed {config.seed}"),
+        (f"  calls generated    {config.calls:,} over {config.days} days ({results.period}); the timed COPY's and "
+         f"the HTTP ones are stamped today (the COPY's deleted after timing); seed {config.seed}"),
         f"  git commit         {results.git}",
         f"  machine            {results.machine}",
         f"  database           {results.database}",
