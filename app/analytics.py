@@ -3,17 +3,17 @@
 Functions take a `Session` and return plain frozen dataclasses; ORM rows never leave this module.
 
 Whole-day questions (summaries, daily series, breakdowns, per-user costs, reports, page counts)
-read the daily rollup `llm_call_daily`, which is kept exactly in step with the call log
-(:mod:`app.rollups`), so they cost the same at a thousand calls or a hundred million. Only what
-is not whole days touches raw rows of `llm_call_log`: the edges of the rolling 30-day total
-(to the second) and the listing of individual calls.
+read the rollups, kept exactly in step with the call log (:mod:`app.rollups`): the one without
+users (`llm_call_daily_model`) unless users are involved, then the full grain (`llm_call_daily`).
+The rolling 30-day total reads whole hours from `llm_call_hourly`. Only the partial hours at
+its edges (to the second) and the listing of individual calls touch raw rows of `llm_call_log`.
 
 - Money is exact `Decimal`. Unpriced calls have NULL costs: sums skip them (and are coalesced to
   0 when nothing is priced), and every total says how many calls were unpriced.
 - A date range is inclusive UTC calendar days: ``start 00:00 UTC <= timestamp < (end + 1 day)
   00:00 UTC``. Days are bucketed in UTC whatever the session's time zone.
-- Every rollup query is built from two helpers, :func:`_totals_columns` (what is summed) and
-  :func:`_conditions` (which days and groups count).
+- Every rollup query is built from three helpers: :func:`_source` (which rollup),
+  :func:`_totals_columns` (what is summed) and :func:`_conditions` (which days and groups count).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy import BigInteger, ColumnElement, exists, func, not_, or_, selec
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from app.models import CallDaily, LlmCall
+from app.models import CallDaily, CallDailyModel, CallHourly, LlmCall
 from app.records import CallRecord
 
 ZERO = Decimal(0)
@@ -162,17 +162,22 @@ ReportRow = GroupTotals
 # Query building blocks
 
 
-def _totals_columns() -> list[ColumnElement[Any]]:
+def _source(filters: CallFilters, by: str | None = None) -> type:
+    """The smallest rollup that answers: the one without users unless users are involved."""
+    return CallDaily if by == "user" or filters.user_id is not None else CallDailyModel
+
+
+def _totals_columns(table: type) -> list[ColumnElement[Any]]:
     """cost, tokens, calls, failures, unpriced — the fields of `Totals`, summed over rollup rows."""
     def total(column: ColumnElement[Any], zero: Any = 0) -> ColumnElement[Any]:
         return func.coalesce(func.sum(column), zero)
 
     return [
-        total(CallDaily.total_cost, ZERO).label("cost"),
-        total(CallDaily.total_tokens).cast(BigInteger).label("tokens"),
-        total(CallDaily.calls).cast(BigInteger).label("calls"),
-        func.coalesce(func.sum(CallDaily.calls).filter(not_(CallDaily.success)), 0).cast(BigInteger).label("failures"),
-        total(CallDaily.unpriced_calls).cast(BigInteger).label("unpriced"),
+        total(table.total_cost, ZERO).label("cost"),
+        total(table.total_tokens).cast(BigInteger).label("tokens"),
+        total(table.calls).cast(BigInteger).label("calls"),
+        func.coalesce(func.sum(table.calls).filter(not_(table.success)), 0).cast(BigInteger).label("failures"),
+        total(table.unpriced_calls).cast(BigInteger).label("unpriced"),
     ]
 
 
@@ -189,19 +194,19 @@ def _day_start(day: date) -> datetime:
 _FILTERED = ("company_id", "user_id", "assistant_id", "model", "provider", "success")
 
 
-def _conditions(filters: CallFilters, table: Any = CallDaily) -> list[ColumnElement[bool]]:
-    """Which rows count, on the rollup (whole days) or on the call log (`table=LlmCall`)."""
+def _conditions(filters: CallFilters, table: type) -> list[ColumnElement[bool]]:
+    """Which rows count, on a daily rollup (whole days) or on the call log (`LlmCall`)."""
     conditions: list[ColumnElement[bool]] = []
-    if table is CallDaily:
-        if filters.start is not None:
-            conditions.append(CallDaily.day >= filters.start)
-        if filters.end is not None:
-            conditions.append(CallDaily.day <= filters.end)
-    else:
+    if table is LlmCall:
         if filters.start is not None:
             conditions.append(LlmCall.timestamp >= _day_start(filters.start))
         if filters.end is not None:
             conditions.append(LlmCall.timestamp < _day_start(filters.end + timedelta(days=1)))
+    else:
+        if filters.start is not None:
+            conditions.append(table.day >= filters.start)
+        if filters.end is not None:
+            conditions.append(table.day <= filters.end)
     for name in _FILTERED:
         value = getattr(filters, name)
         if value is not None:
@@ -209,26 +214,22 @@ def _conditions(filters: CallFilters, table: Any = CallDaily) -> list[ColumnElem
     return conditions
 
 
-_GROUP_KEYS: dict[str, ColumnElement[Any]] = {
-    "user": CallDaily.user_id,
-    "model": CallDaily.model,
-    "provider": CallDaily.provider,
-    "assistant": CallDaily.assistant_id,
-    "endpoint": CallDaily.endpoint,
-    "day": CallDaily.day,
-}
+_GROUP_KEYS = {"user": "user_id", "model": "model", "provider": "provider", "assistant": "assistant_id",
+               "endpoint": "endpoint", "day": "day"}
 REPORT_KEYS = tuple(_GROUP_KEYS)
 
 
 def _overall(session: Session, filters: CallFilters) -> Totals:
-    row = session.execute(select(*_totals_columns()).where(*_conditions(filters))).one()
+    table = _source(filters)
+    row = session.execute(select(*_totals_columns(table)).where(*_conditions(filters, table))).one()
     return Totals(**_totals_of(row))
 
 
 def _grouped(session: Session, by: str, filters: CallFilters) -> list[GroupTotals]:
     """Totals per key, most expensive first (ties: more calls first, then by key)."""
-    key = _GROUP_KEYS[by].label("key")
-    query = select(key, *_totals_columns()).where(*_conditions(filters)).group_by(key)
+    table = _source(filters, by)
+    key = getattr(table, _GROUP_KEYS[by]).label("key")
+    query = select(key, *_totals_columns(table)).where(*_conditions(filters, table)).group_by(key)
     if by == "day":
         query = query.order_by(key)
     else:
@@ -251,11 +252,12 @@ def _with_names(session: Session, groups: Sequence[GroupTotals], company_id: str
     ids = [group.key for group in groups if group.key is not None]
     names: dict[str, str] = {}
     if ids:
-        query = (select(CallDaily.assistant_id, CallDaily.assistant_name)
-                 .where(CallDaily.assistant_id.in_(ids), CallDaily.assistant_name.is_not(None),
-                        *_conditions(CallFilters(company_id=company_id)))
-                 .ext(distinct_on(CallDaily.assistant_id))
-                 .order_by(CallDaily.assistant_id, CallDaily.day.desc()))
+        table = CallDailyModel
+        query = (select(table.assistant_id, table.assistant_name)
+                 .where(table.assistant_id.in_(ids), table.assistant_name.is_not(None),
+                        *_conditions(CallFilters(company_id=company_id), table))
+                 .ext(distinct_on(table.assistant_id))
+                 .order_by(table.assistant_id, table.day.desc()))
         names = dict(session.execute(query).all())
     return [AssistantTotals(key=group.key, name=names.get(group.key) if group.key else None,
                             **_totals_of(group)) for group in groups]
@@ -267,7 +269,7 @@ def _check_range(start: date, end: date) -> None:
 
 
 def _exists(session: Session, filters: CallFilters) -> bool:
-    return bool(session.scalar(select(exists().where(*_conditions(filters)))))
+    return bool(session.scalar(select(exists().where(*_conditions(filters, _source(filters))))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,7 +318,8 @@ def daily(session: Session, start: date, end: date, company_id: str | None = Non
 
 def list_calls(session: Session, filters: CallFilters, page: int, limit: int) -> CallPage:
     """One page of the calls matching `filters`, newest first (the count comes from the rollup)."""
-    total = session.scalar(select(func.coalesce(func.sum(CallDaily.calls), 0)).where(*_conditions(filters))) or 0
+    table = _source(filters)
+    total = session.scalar(select(func.coalesce(func.sum(table.calls), 0)).where(*_conditions(filters, table))) or 0
     rows = session.scalars(select(LlmCall).where(*_conditions(filters, LlmCall))
                            .order_by(LlmCall.timestamp.desc(), LlmCall.id.desc())
                            .limit(limit).offset((page - 1) * limit))
@@ -359,23 +362,26 @@ def user_model_costs(session: Session, user_id: str, start: date, end: date) -> 
 def rolling_total(session: Session, now: datetime, days: int = 30) -> Decimal:
     """Cost of the calls in the `days` before `now`, to the second: ``now - days < timestamp <= now``.
 
-    Whole days strictly inside the window come from the rollup; the two partial days at its
-    edges from raw rows — one statement. `now` is a parameter, not SQL ``now()``: the caller owns
-    the clock (and a transaction's ``now()`` is frozen at its start).
+    Whole hours strictly inside the window come from the hourly rollup; the two partial hours at
+    its edges from raw rows — one statement. `now` is a parameter, not SQL ``now()``: the caller
+    owns the clock (and a transaction's ``now()`` is frozen at its start).
     """
     lower, upper = now - timedelta(days=days), now
-    first_full = lower.astimezone(UTC).date() + timedelta(days=1)  # first day starting after `lower`
-    last_full = upper.astimezone(UTC).date() - timedelta(days=1)  # last day ending by `upper`
-    if first_full > last_full:
-        raw = select(_raw_cost()).where(LlmCall.timestamp > lower, LlmCall.timestamp <= upper)
-        return session.scalar(raw)
-    whole_days = select(func.coalesce(func.sum(CallDaily.total_cost), ZERO)).where(
-        CallDaily.day >= first_full, CallDaily.day <= last_full).scalar_subquery()
+    first_full = _hour_start(lower) + timedelta(hours=1)  # first hour starting after `lower`
+    end_full = _hour_start(upper)  # whole hours end here (the hour holding `upper` is partial)
+    if first_full >= end_full:
+        return session.scalar(select(_raw_cost()).where(LlmCall.timestamp > lower, LlmCall.timestamp <= upper))
+    whole_hours = select(func.coalesce(func.sum(CallHourly.total_cost), ZERO)).where(
+        CallHourly.hour >= first_full, CallHourly.hour < end_full).scalar_subquery()
     edges = select(_raw_cost()).where(or_(
-        (LlmCall.timestamp > lower) & (LlmCall.timestamp < _day_start(first_full)),
-        (LlmCall.timestamp >= _day_start(last_full + timedelta(days=1))) & (LlmCall.timestamp <= upper),
+        (LlmCall.timestamp > lower) & (LlmCall.timestamp < first_full),
+        (LlmCall.timestamp >= end_full) & (LlmCall.timestamp <= upper),
     )).scalar_subquery()
-    return session.scalar(select(whole_days + edges))
+    return session.scalar(select(whole_hours + edges))
+
+
+def _hour_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _raw_cost() -> ColumnElement[Decimal]:

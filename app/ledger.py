@@ -11,7 +11,7 @@ transaction:
    the idempotency keys (``INSERT … SELECT … ON CONFLICT DO NOTHING``, in key order so that
    concurrent batches never deadlock and a concurrent retry waits for the first writer), inserts
    the calls whose key it won (or that have none) into the partitioned log, and adds them to the
-   daily rollup (:mod:`app.rollups`);
+   rollups (:mod:`app.rollups`);
 5. returns, in input order, each call's stored row and whether it was a duplicate.
 
 Nothing is committed here: the request or command that owns the transaction commits.
@@ -45,6 +45,10 @@ COLUMNS = ("id", "timestamp", "company_id", "user_id", "assistant_id", "assistan
            "output_audio_tokens", "total_tokens", "service_tier", "input_cost", "output_cost", "total_cost",
            "price_id", "duration_ms", "success", "error_message", "request_id", "metadata")
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in COLUMNS)
+_RETURNED = ", ".join(f'"{name}"' for name in rollups.SOURCE_COLUMNS)
+_ROLLED = ",\n".join(f"rolled_{n} AS ({rollups.upsert_sql(rollup, 'ins')} RETURNING 1)"
+                      for n, rollup in enumerate(rollups.ROLLUPS))
+_ROLLED_COUNTS = " + ".join(f"(SELECT count(*) FROM rolled_{n})" for n in range(len(rollups.ROLLUPS)))
 INGEST_SQL = f"""
 WITH keys AS (
     INSERT INTO llm_call_request (company_id, request_id, call_id, call_timestamp)
@@ -56,12 +60,9 @@ WITH keys AS (
     INSERT INTO llm_call_log ({_COLUMN_LIST})
     SELECT {_COLUMN_LIST} FROM {STAGING} s
     WHERE s.request_id IS NULL OR s.id IN (SELECT call_id FROM keys)
-    RETURNING {", ".join(f'"{name}"' for name in rollups.SOURCE_COLUMNS)}
-), rolled AS (
-    {rollups.upsert_sql("ins")}
-    RETURNING 1
-)
-SELECT coalesce((SELECT array_agg(call_id) FROM keys), '{{}}'), now(), (SELECT count(*) FROM rolled)
+    RETURNING {_RETURNED}
+), {_ROLLED}
+SELECT coalesce((SELECT array_agg(call_id) FROM keys), '{{}}'), now(), {_ROLLED_COUNTS}
 """
 
 log = logging.getLogger(__name__)

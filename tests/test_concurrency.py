@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.embedded_pg import PROJECT_ROOT, free_port
 from app.ledger import Ledger
-from app.models import CallDaily, CallRequestKey, LlmCall
+from app.models import CallDaily, CallDailyModel, CallHourly, CallRequestKey, LlmCall
 from app.records import NewCall
 
 COMPANY = "concurrency-test"
@@ -35,7 +35,8 @@ def cleanup(engine):
         ids = select(LlmCall.id).where(LlmCall.company_id == COMPANY)
         session.execute(delete(CallRequestKey).where(CallRequestKey.company_id == COMPANY))
         session.execute(delete(LlmCall).where(LlmCall.id.in_(ids)))
-        session.execute(delete(CallDaily).where(CallDaily.company_id == COMPANY))
+        for rollup in (CallDaily, CallDailyModel, CallHourly):
+            session.execute(delete(rollup).where(rollup.company_id == COMPANY))
         session.commit()
 
 
@@ -109,7 +110,12 @@ def test_concurrent_batches_keep_rollups_exact_and_never_deadlock(gunicorn, engi
         rollup = session.execute(text(
             "SELECT day, model, user_id, assistant_id, success, calls, total_tokens, total_cost FROM llm_call_daily "
             "WHERE company_id = :c"), {"c": COMPANY}).all()
+        coarse = session.execute(text(
+            "SELECT sum(calls), sum(total_cost) FROM llm_call_daily_model WHERE company_id = :c"), {"c": COMPANY}).one()
+        hourly = session.execute(text(
+            "SELECT sum(calls), sum(total_cost) FROM llm_call_hourly WHERE company_id = :c"), {"c": COMPANY}).one()
     assert sorted(map(tuple, raw)) == sorted(map(tuple, rollup))
+    assert coarse == hourly == (sum(row[5] for row in raw), sum(row[7] for row in raw))
 
 
 def test_a_retry_waits_for_the_first_writer_and_then_sees_its_call(engine, cleanup):

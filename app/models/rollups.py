@@ -1,4 +1,7 @@
-"""`llm_call_daily`: the call log summed per UTC day and every dimension analytics groups by.
+"""Rollups: the call log summed per UTC day (and hour) and the dimensions analytics groups by.
+
+`llm_call_daily` is the full grain; `llm_call_daily_model` the same without users;
+`llm_call_hourly` per hour and company. All three are kept exactly in step with the call log.
 
 One row per (day, company, provider, model, user, assistant, endpoint, success) with call
 counts, every token count and the costs summed. It is kept exactly in step with
@@ -10,7 +13,7 @@ dropped. NULL dimensions (no user, no assistant, no endpoint) are a group of the
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, Date, Index, Numeric, UniqueConstraint, text
@@ -34,18 +37,9 @@ def _money() -> Mapped[Decimal]:
     return mapped_column(SUM_MONEY, server_default=text("0"))
 
 
-class CallDaily(Base):
-    __tablename__ = "llm_call_daily"
+class _Measures:
+    """What every rollup row sums: calls, every token count, costs, latency."""
 
-    day: Mapped[date] = mapped_column(Date)
-    company_id: Mapped[str]
-    provider: Mapped[str]
-    model: Mapped[str]
-    user_id: Mapped[str | None]
-    assistant_id: Mapped[str | None]
-    endpoint: Mapped[str | None]
-    success: Mapped[bool]
-    assistant_name: Mapped[str | None]
     calls: Mapped[int] = _count()
     unpriced_calls: Mapped[int] = _count()
     input_tokens: Mapped[int] = _count()
@@ -64,6 +58,31 @@ class CallDaily(Base):
     duration_ms_sum: Mapped[int] = _count()
     timed_calls: Mapped[int] = _count()
 
+    # A rollup's unique key identifies a row (there is no surrogate key: Citus wants every unique
+    # key to include the distribution column, company_id, and each of these does).
+    KEY: tuple[str, ...] = ()
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        return {"primary_key": [cls.__table__.c[name] for name in cls.KEY]}
+
+
+class CallDaily(_Measures, Base):
+    """The full grain: per day and every dimension, users included."""
+
+    __tablename__ = "llm_call_daily"
+    KEY = DIMENSIONS
+
+    day: Mapped[date] = mapped_column(Date)
+    company_id: Mapped[str]
+    provider: Mapped[str]
+    model: Mapped[str]
+    user_id: Mapped[str | None]
+    assistant_id: Mapped[str | None]
+    endpoint: Mapped[str | None]
+    success: Mapped[bool]
+    assistant_name: Mapped[str | None]
+
     __table_args__ = (
         UniqueConstraint(*DIMENSIONS, name="uq_llm_call_daily_key", postgresql_nulls_not_distinct=True),
         Index(None, "company_id", "day"),
@@ -71,8 +90,41 @@ class CallDaily(Base):
         Index(None, "assistant_id", "day"),
         Index(None, "model", "day"),
     )
-    # The unique key identifies a row (there is no surrogate key: Citus wants every unique key to
-    # include the distribution column, company_id, and this one does).
-    @declared_attr.directive
-    def __mapper_args__(cls) -> dict:
-        return {"primary_key": [cls.__table__.c[name] for name in DIMENSIONS]}
+
+
+class CallDailyModel(_Measures, Base):
+    """The same without users: what summaries, daily series and reports read (users are the
+    high-cardinality dimension; without them a month is a few thousand rows at any call volume)."""
+
+    __tablename__ = "llm_call_daily_model"
+    KEY = tuple(name for name in DIMENSIONS if name != "user_id")
+
+    day: Mapped[date] = mapped_column(Date)
+    company_id: Mapped[str]
+    provider: Mapped[str]
+    model: Mapped[str]
+    assistant_id: Mapped[str | None]
+    endpoint: Mapped[str | None]
+    success: Mapped[bool]
+    assistant_name: Mapped[str | None]
+
+    __table_args__ = (
+        UniqueConstraint(*KEY, name="uq_llm_call_daily_model_key", postgresql_nulls_not_distinct=True),
+        Index("ix_llm_call_daily_model_by_day", "day"),  # the convention's name is the other table's (model, day)
+        Index(None, "company_id", "day"),
+        Index(None, "assistant_id", "day"),
+        Index(None, "model", "day"),
+    )
+
+
+class CallHourly(_Measures, Base):
+    """Per hour and company: the rolling 30-day total reads whole hours here, raw rows only for the
+    partial hours at its two edges."""
+
+    __tablename__ = "llm_call_hourly"
+    KEY = ("hour", "company_id")
+
+    hour: Mapped[datetime]
+    company_id: Mapped[str]
+
+    __table_args__ = (UniqueConstraint(*KEY, name="uq_llm_call_hourly_key"),)

@@ -182,7 +182,7 @@ class Repricer:
                 continue
             changes.append({"id": row.id, "timestamp": row.timestamp, "company_id": row.company_id, **new})
             rollup_changes.append(rollups.CostChange(
-                key=rollups.rollup_key(row),
+                row=row,
                 unpriced_calls=(new["price_id"] is None) - (row.price_id is None),
                 **{name: (new[name] or ZERO) - (getattr(row, name) or ZERO)
                    for name in ("input_cost", "output_cost", "total_cost")},
