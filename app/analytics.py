@@ -3,8 +3,9 @@
 Functions take a `Session` and return plain frozen dataclasses; ORM rows never leave this module.
 
 Whole-day questions (summaries, daily series, breakdowns, per-user costs, reports, page counts)
-read the rollups, kept exactly in step with the call log (:mod:`app.rollups`): the one without
-users (`llm_call_daily_model`) unless users are involved, then the full grain (`llm_call_daily`).
+read the rollups, kept exactly in step with the call log (:mod:`app.rollups`): the smallest one
+that has the dimensions asked for — per user (`llm_call_daily_user`), without users
+(`llm_call_daily_model`), else the full grain (`llm_call_daily`).
 The rolling 30-day total reads whole hours from `llm_call_hourly`. Only the partial hours at
 its edges (to the second) and the listing of individual calls touch raw rows of `llm_call_log`.
 
@@ -29,7 +30,7 @@ from sqlalchemy import BigInteger, ColumnElement, exists, func, not_, or_, selec
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from app.models import CallDaily, CallDailyModel, CallHourly, LlmCall
+from app.models import CallDaily, CallDailyModel, CallDailyUser, CallHourly, LlmCall
 from app.records import CallRecord
 
 ZERO = Decimal(0)
@@ -162,9 +163,15 @@ ReportRow = GroupTotals
 # Query building blocks
 
 
+_SMALLEST_FIRST = (CallDailyUser, CallDailyModel, CallDaily)
+
+
 def _source(filters: CallFilters, by: str | None = None) -> type:
-    """The smallest rollup that answers: the one without users unless users are involved."""
-    return CallDaily if by == "user" or filters.user_id is not None else CallDailyModel
+    """The smallest daily rollup that has every dimension the question filters or groups by."""
+    needed = {name for name in _FILTERED if getattr(filters, name) is not None}
+    if by is not None:
+        needed.add(_GROUP_KEYS[by])
+    return next(table for table in _SMALLEST_FIRST if all(hasattr(table, name) for name in needed))
 
 
 def _totals_columns(table: type) -> list[ColumnElement[Any]]:

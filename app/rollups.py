@@ -1,4 +1,5 @@
-"""Keeping the rollups (`llm_call_daily`, `llm_call_daily_model`, `llm_call_hourly`) exactly in
+"""Keeping the rollups (`llm_call_daily`, `llm_call_daily_model`, `llm_call_daily_user`,
+`llm_call_hourly`) exactly in
 step with `llm_call_log`.
 
 Every write to the log changes the rollup in the same transaction:
@@ -26,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.models import CallDaily, CallDailyModel, CallHourly
+from app.models import CallDaily, CallDailyModel, CallDailyUser, CallHourly
 from app.models.rollups import COST_SUMS, DIMENSIONS, TOKEN_SUMS
 
 KEY_COLUMNS = DIMENSIONS[1:]  # the dimensions other than the day, as columns of the call log
@@ -76,8 +77,9 @@ class Rollup:
 
 DAILY = Rollup(CallDaily, "day", KEY_COLUMNS)
 DAILY_MODEL = Rollup(CallDailyModel, "day", tuple(name for name in KEY_COLUMNS if name != "user_id"))
+DAILY_USER = Rollup(CallDailyUser, "day", ("company_id", "user_id", "success"))
 HOURLY = Rollup(CallHourly, "hour", ("company_id",))
-ROLLUPS = (DAILY, DAILY_MODEL, HOURLY)
+ROLLUPS = (DAILY, DAILY_MODEL, DAILY_USER, HOURLY)
 
 
 def upsert_sql(rollup: Rollup, source: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.embedded_pg import PROJECT_ROOT, free_port
 from app.ledger import Ledger
-from app.models import CallDaily, CallDailyModel, CallHourly, CallRequestKey, LlmCall
+from app.models import CallDaily, CallDailyModel, CallDailyUser, CallHourly, CallRequestKey, LlmCall
 from app.records import NewCall
 
 COMPANY = "concurrency-test"
@@ -35,7 +35,7 @@ def cleanup(engine):
         ids = select(LlmCall.id).where(LlmCall.company_id == COMPANY)
         session.execute(delete(CallRequestKey).where(CallRequestKey.company_id == COMPANY))
         session.execute(delete(LlmCall).where(LlmCall.id.in_(ids)))
-        for rollup in (CallDaily, CallDailyModel, CallHourly):
+        for rollup in (CallDaily, CallDailyModel, CallDailyUser, CallHourly):
             session.execute(delete(rollup).where(rollup.company_id == COMPANY))
         session.commit()
 

@@ -86,7 +86,8 @@ def check_everything(session) -> None:
         days = {d.date.isoformat(): (d.cost, d.tokens, d.calls, d.failures)
                 for d in analytics.daily(session, FIRST, LAST, company_id=company) if d.calls}
         assert days == {k: v[:4] for k, v in raw_groups(session, "day", FIRST, LAST, company).items()}
-    for key, column in (("provider", "provider"), ("endpoint", "endpoint"), ("day", "day")):
+    for key, column in (("provider", "provider"), ("endpoint", "endpoint"), ("day", "day"), ("user", "user_id"),
+                        ("assistant", "assistant_id"), ("model", "model")):
         report = {row.key: as_tuple(row) for row in analytics.report(session, FIRST, LAST, key)}
         assert report == raw_groups(session, column, FIRST, LAST)
     user = {m.model: (m.total_cost, m.total_tokens) for m in analytics.user_model_costs(session, "u1", FIRST, LAST)}

@@ -2,6 +2,6 @@
 
 from app.models.calls import CallRequestKey, LlmCall
 from app.models.prices import ModelPrice
-from app.models.rollups import CallDaily, CallDailyModel, CallHourly
+from app.models.rollups import CallDaily, CallDailyModel, CallDailyUser, CallHourly
 
-__all__ = ["CallDaily", "CallDailyModel", "CallHourly", "CallRequestKey", "LlmCall", "ModelPrice"]
+__all__ = ["CallDaily", "CallDailyModel", "CallDailyUser", "CallHourly", "CallRequestKey", "LlmCall", "ModelPrice"]

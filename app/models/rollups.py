@@ -1,7 +1,7 @@
 """Rollups: the call log summed per UTC day (and hour) and the dimensions analytics groups by.
 
 `llm_call_daily` is the full grain; `llm_call_daily_model` the same without users;
-`llm_call_hourly` per hour and company. All three are kept exactly in step with the call log.
+`llm_call_daily_user` per day, company and user only; `llm_call_hourly` per hour and company. All three are kept exactly in step with the call log.
 
 One row per (day, company, provider, model, user, assistant, endpoint, success) with call
 counts, every token count and the costs summed. It is kept exactly in step with
@@ -114,6 +114,25 @@ class CallDailyModel(_Measures, Base):
         Index(None, "company_id", "day"),
         Index(None, "assistant_id", "day"),
         Index(None, "model", "day"),
+    )
+
+
+class CallDailyUser(_Measures, Base):
+    """Per day, company and user only: what per-user totals (the summary's `byUser`, reports by
+    user) read."""
+
+    __tablename__ = "llm_call_daily_user"
+    KEY = ("day", "company_id", "user_id", "success")
+
+    day: Mapped[date] = mapped_column(Date)
+    company_id: Mapped[str]
+    user_id: Mapped[str | None]
+    success: Mapped[bool]
+
+    __table_args__ = (
+        UniqueConstraint(*KEY, name="uq_llm_call_daily_user_key", postgresql_nulls_not_distinct=True),
+        Index("ix_llm_call_daily_user_by_day", "day"),
+        Index(None, "company_id", "day"),
     )
 
 

@@ -1,7 +1,7 @@
-"""coarser rollups: daily without users, hourly per company
+"""coarser rollups: daily without users, daily per user, hourly per company
 
 llm_call_daily_model (the daily rollup without the user dimension) for summaries, daily series
-and reports; llm_call_hourly (per hour and company) for the rolling total. Both are backfilled
+and reports; llm_call_daily_user (day, company, user) for per-user totals; llm_call_hourly (per hour and company) for the rolling total. Both are backfilled
 from the full-grain daily rollup or, for hours, from the raw calls still kept.
 
 Revision ID: 0005
@@ -31,6 +31,11 @@ BACKFILL_DAILY_MODEL = (
     f"INSERT INTO llm_call_daily_model ({KEYS}, assistant_name, {', '.join(MEASURES)}) "
     f"SELECT {KEYS}, max(assistant_name), {', '.join(f'sum({m})' for m in MEASURES)} "
     f"FROM llm_call_daily GROUP BY {KEYS}"
+)
+BACKFILL_DAILY_USER = (
+    f"INSERT INTO llm_call_daily_user (day, company_id, user_id, success, {', '.join(MEASURES)}) "
+    f"SELECT day, company_id, user_id, success, {', '.join(f'sum({m})' for m in MEASURES)} "
+    f"FROM llm_call_daily GROUP BY day, company_id, user_id, success"
 )
 RAW_MEASURES = ("count(*), count(*) FILTER (WHERE price_id IS NULL), sum(input_tokens), sum(output_tokens), "
                 "sum(cached_input_tokens), sum(cache_write_tokens), sum(cache_write_1h_tokens), "
@@ -98,12 +103,27 @@ def upgrade() -> None:
     sa.Column('timed_calls', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.UniqueConstraint('hour', 'company_id', name='uq_llm_call_hourly_key')
     )
+    op.create_table(
+        "llm_call_daily_user",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("company_id", sa.Text(), nullable=False),
+        sa.Column("user_id", sa.Text(), nullable=True),
+        sa.Column("success", sa.Boolean(), nullable=False),
+        *[sa.Column(name, sa.Numeric(precision=38, scale=18) if name.endswith("_cost") else sa.BigInteger(),
+                    server_default=sa.text("0"), nullable=False) for name in MEASURES],
+        sa.UniqueConstraint("day", "company_id", "user_id", "success", name="uq_llm_call_daily_user_key",
+                            postgresql_nulls_not_distinct=True),
+    )
+    op.create_index("ix_llm_call_daily_user_by_day", "llm_call_daily_user", ["day"])
+    op.create_index(op.f("ix_llm_call_daily_user_company_id_day"), "llm_call_daily_user", ["company_id", "day"])
     op.execute(BACKFILL_DAILY_MODEL)
+    op.execute(BACKFILL_DAILY_USER)
     op.execute(BACKFILL_HOURLY)
 
 
 def downgrade() -> None:
     op.drop_table('llm_call_hourly')
+    op.drop_table("llm_call_daily_user")
     op.drop_index(op.f('ix_llm_call_daily_model_model_day'), table_name='llm_call_daily_model')
     op.drop_index('ix_llm_call_daily_model_by_day', table_name='llm_call_daily_model')
     op.drop_index(op.f('ix_llm_call_daily_model_company_id_day'), table_name='llm_call_daily_model')
