@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from app.api import Blueprint
@@ -15,7 +14,8 @@ bp = Blueprint("ingest", __name__, url_prefix="/api/calls", description="Record 
 
 
 def _view(result: IngestResult) -> dict[str, Any]:
-    return asdict(result.call) | {"priced": result.call.priced, "duplicate": result.duplicate}
+    # A shallow copy of the record's fields (asdict would deep-copy every value: slow for 10,000 calls).
+    return vars(result.call) | {"priced": result.call.priced, "duplicate": result.duplicate}
 
 
 @bp.route("", methods=["POST"])

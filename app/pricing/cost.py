@@ -52,9 +52,12 @@ def to_genai(price: TokenPrices) -> types.ModelPrice:
     return types.ModelPrice(**values)
 
 
-def compute_cost(price: TokenPrices, usage: TokenUsage) -> CallCost | None:
-    """Cost of `usage` at `price`, or None when the price has no rate for input or output used."""
+def compute_cost(price: TokenPrices, usage: TokenUsage, engine_price: types.ModelPrice | None = None) -> CallCost | None:
+    """Cost of `usage` at `price`, or None when the price has no rate for input or output used.
+
+    `engine_price` is ``to_genai(price)`` when the caller already has it (it is reused per batch).
+    """
     if (usage.input_tokens and price.input_per_mtok is None) or (usage.output_tokens and price.output_per_mtok is None):
         return None
-    result = to_genai(price).calc_price(usage.to_genai())
+    result = (engine_price or to_genai(price)).calc_price(usage.to_genai())
     return CallCost(input_cost=_money(result["input_price"]), output_cost=_money(result["output_price"]))

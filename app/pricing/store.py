@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.models import ModelPrice
 from app.pricing import catalog
-from app.pricing.cost import CallCost, compute_cost
+from app.pricing.cost import CallCost, compute_cost, to_genai
 from app.pricing.usage import TokenUsage, usage_of
 
 # In RETURNING of an upsert, xmax = 0 marks a row the statement inserted rather than updated.
@@ -114,6 +114,7 @@ class PriceBook:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._histories: dict[tuple[str, str], dict[tuple[str, str | None, str], _History]] = {}
+        self._engine_prices: dict[int, Any] = {}  # price id → the catalog engine's form of it
 
     def price_at(
         self, provider: str, model: str, at: datetime, *, company_id: str | None = None,
@@ -139,7 +140,9 @@ class PriceBook:
         price = self.price_at(provider, model, at, company_id=company_id, service_tier=service_tier)
         if price is None:
             return None
-        cost = compute_cost(price, usage)
+        if price.id not in self._engine_prices:
+            self._engine_prices[price.id] = to_genai(price)
+        cost = compute_cost(price, usage, self._engine_prices[price.id])
         return (price, cost) if cost is not None else None
 
     def cost_of(self, call: Any) -> tuple[PriceRef, CallCost] | None:
