@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from app.models import LlmCall, ModelPrice
+from tests.calls import post_call
 
-TS = "2026-03-05T10:00:00+00:00"
 LITELLM = {
     "sample_spec": {
         "max_tokens": "LEGACY parameter. set to max_output_tokens if provider specifies it.",
@@ -34,14 +34,6 @@ LITELLM = {
 
 def invoke(runner, *args: str):
     return runner.invoke(args=["costs", *args])
-
-
-def post_call(client, *, company: str = "comp_1", timestamp: str = TS, **fields) -> dict:
-    body = {"provider": "openai", "model": "gpt-4o", "inputTokens": 1000, "outputTokens": 500,
-            "companyId": company, "timestamp": timestamp} | fields
-    response = client.post("/api/calls", json=body)
-    assert response.status_code == 201, response.json
-    return response.json
 
 
 def overrides(session, **where) -> list[ModelPrice]:

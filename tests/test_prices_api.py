@@ -9,11 +9,11 @@ import pytest
 from app.models import ModelPrice
 from app.pricing.catalog import CATALOG_SOURCE
 from app.pricing.overrides import OverrideError
+from tests.calls import post_call
 
 PRICE_KEYS = ["id", "provider", "model", "serviceTier", "kind", "companyId", "validFrom", "inputPerMtok",
               "outputPerMtok", "cacheReadPerMtok", "cacheWritePerMtok", "cacheWrite1hPerMtok", "inputAudioPerMtok",
               "cachedAudioPerMtok", "outputAudioPerMtok", "tiers", "source"]
-TS = "2026-03-05T10:00:00+00:00"
 
 
 def get_prices(client, **query) -> list[dict]:
@@ -26,14 +26,6 @@ def post_override(client, expected_status: int = 201, **fields) -> dict:
     body = {"provider": "openai", "model": "gpt-4o", "validFrom": "2026-03-01"} | fields
     response = client.post("/api/prices/overrides", json={k: v for k, v in body.items() if v is not ...})
     assert response.status_code == expected_status, response.json
-    return response.json
-
-
-def post_call(client, *, company: str = "comp_1", timestamp: str = TS, **fields) -> dict:
-    body = {"provider": "openai", "model": "gpt-4o", "inputTokens": 1000, "outputTokens": 500,
-            "companyId": company, "timestamp": timestamp} | fields
-    response = client.post("/api/calls", json=body)
-    assert response.status_code == 201, response.json
     return response.json
 
 
