@@ -10,6 +10,7 @@ from flask_smorest import Api
 
 from app import db
 from app.config import Settings
+from app.pricing import PriceCache
 
 
 def create_app(settings: Settings | None = None, database: db.Database | None = None) -> Flask:
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     app.json.sort_keys = False
     _configure_logging()
     db.init_app(app, database or db.Database.from_url(settings.database_url))
+    app.extensions["ledger_prices"] = PriceCache()  # this process's prices, checked at each write
 
     from app.api import analytics, health, ingest, prices
 

@@ -4,14 +4,18 @@
 transaction:
 
 1. stamps calls that came without a timestamp with the time of ingest;
-2. folds retries inside the batch onto their first occurrence, and pre-allocates call ids;
+2. folds retries inside the batch onto their first occurrence;
 3. prices each call with the price that applies at its timestamp (a call with no price is kept
-   unpriced, with a warning);
-4. COPYs the rows into a session-local staging table, then runs **one statement** that claims
-   the idempotency keys (``INSERT … SELECT … ON CONFLICT DO NOTHING``, in key order so that
-   concurrent batches never deadlock and a concurrent retry waits for the first writer), inserts
-   the calls whose key it won (or that have none) into the partitioned log, and adds them to the
-   rollups (:mod:`app.rollups`);
+   unpriced, with a warning), from the process's :class:`~app.pricing.PriceCache` when given one;
+4. runs **one statement** over the calls — COPYed first into a session-local staging table for
+   a batch of more than `COPY_ABOVE` calls, or passed as one array per column for fewer (a
+   single call costs one round trip) — that draws the call ids, claims the idempotency keys
+   (``INSERT … SELECT … ON CONFLICT DO NOTHING``, in key order so that concurrent batches never
+   deadlock and a concurrent retry waits for the first writer), inserts the calls whose key it
+   won (or that have none) into the partitioned log, and adds them to the rollups
+   (:mod:`app.rollups`). With a price cache the statement writes nothing unless the price epoch
+   (`app.models.price_epoch`) is still the one the calls were priced at; they are then priced
+   again with fresh prices;
 5. returns, in input order, each call's stored row and whether it was a duplicate.
 
 Nothing is committed here: the request or command that owns the transaction commits.
@@ -28,42 +32,65 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app import rollups
 from app.models import CallRequestKey, LlmCall
-from app.pricing import PriceBook
+from app.pricing import PriceBook, PriceCache, PricesChanged
 from app.pricing.usage import usage_of
 from app.records import CallRecord, IngestResult, NewCall
 
 STAGING = "llm_call_staging"
-# Columns written at ingest, in COPY order (recorded_at comes from the database clock).
-COLUMNS = ("id", "timestamp", "company_id", "user_id", "assistant_id", "assistant_name", "endpoint", "provider",
+# Batches of more calls than this are COPYed into the staging table; smaller ones (a single call)
+# travel as arrays in the ingest statement itself: one round trip instead of four.
+COPY_ABOVE = 64
+# Retries when the prices changed between pricing and writing (a price edit at that instant).
+PRICING_ATTEMPTS = 5
+# Columns of a staged call, in COPY and array order; the id is drawn from the log's own sequence
+# by the ingest statement (recorded_at comes from the database clock).
+COLUMNS = ("timestamp", "company_id", "user_id", "assistant_id", "assistant_name", "endpoint", "provider",
            "model", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
            "cache_write_1h_tokens", "input_audio_tokens", "cached_audio_tokens", "reasoning_tokens",
            "output_audio_tokens", "total_tokens", "service_tier", "input_cost", "output_cost", "total_cost",
            "price_id", "duration_ms", "success", "error_message", "request_id", "metadata")
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in COLUMNS)
+_STAGED = ", ".join(f'"{name}"' for name in ("id", *COLUMNS))
 _RETURNED = ", ".join(f'"{name}"' for name in rollups.SOURCE_COLUMNS)
-_ROLLED = ",\n".join(f"rolled_{n} AS ({rollups.upsert_sql(rollup, 'ins')} RETURNING 1)"
-                      for n, rollup in enumerate(rollups.ROLLUPS))
-_ROLLED_COUNTS = " + ".join(f"(SELECT count(*) FROM rolled_{n})" for n in range(len(rollups.ROLLUPS)))
-INGEST_SQL = f"""
-WITH keys AS (
+_ROLLED = ",\n".join(f"rolled_{n} AS ({rollups.upsert_sql(rollup, 'ins')})" for n, rollup in enumerate(rollups.ROLLUPS))
+# `ord` is the call's position in the batch. `staged` draws ids only if the price epoch is still
+# the one the calls were priced at (NULL: not checked); otherwise it is empty, nothing is
+# written, and the first column comes back NULL.
+_INGEST = f"""
+staged AS MATERIALIZED (
+    SELECT nextval(CAST((SELECT pg_get_serial_sequence('llm_call_log', 'id')) AS regclass)) AS id, s.*
+    FROM {STAGING} s
+    WHERE %(epoch)s::bigint IS NULL OR (SELECT max(epoch) FROM price_epoch) = %(epoch)s::bigint
+), keys AS (
     INSERT INTO llm_call_request (company_id, request_id, call_id, call_timestamp)
-    SELECT company_id, request_id, id, timestamp FROM {STAGING}
+    SELECT company_id, request_id, id, timestamp FROM staged
     WHERE request_id IS NOT NULL ORDER BY company_id, request_id
     ON CONFLICT DO NOTHING
     RETURNING call_id
 ), ins AS (
-    INSERT INTO llm_call_log ({_COLUMN_LIST})
-    SELECT {_COLUMN_LIST} FROM {STAGING} s
+    INSERT INTO llm_call_log ({_STAGED})
+    SELECT {_STAGED} FROM staged s
     WHERE s.request_id IS NULL OR s.id IN (SELECT call_id FROM keys)
     RETURNING {_RETURNED}
 ), {_ROLLED}
-SELECT coalesce((SELECT array_agg(call_id) FROM keys), '{{}}'), now(), {_ROLLED_COUNTS}
+SELECT (SELECT array_agg(id ORDER BY ord) FROM staged), coalesce((SELECT array_agg(call_id) FROM keys), '{{}}'),
+       now(), (SELECT max(epoch) FROM price_epoch)
 """
+# The calls COPYed into the session's staging table …
+INGEST_STAGED_SQL = "WITH " + _INGEST
+# … or passed as one array per column, under the same name.
+_ARRAYS = ", ".join(
+    f"%({name})s::{LlmCall.__table__.c[name].type.compile(dialect=postgresql.dialect())}[]" for name in COLUMNS)
+INGEST_ARRAYS_SQL = (f"WITH {STAGING} AS (SELECT * FROM unnest({_ARRAYS}) WITH ORDINALITY AS t({_COLUMN_LIST}, ord)),"
+                     + _INGEST)
+CREATE_STAGING_SQL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ON COMMIT DELETE ROWS AS "
+                      f"SELECT {_COLUMN_LIST}, 0::bigint AS ord FROM llm_call_log WITH NO DATA")
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +103,10 @@ def utc_now() -> datetime:
 
 
 class Ledger:
-    def __init__(self, session: Session, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, session: Session, *, prices: PriceCache | None = None,
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self._session = session
+        self._prices = prices
         self._clock = clock
 
     def record(self, calls: Sequence[NewCall]) -> list[IngestResult]:
@@ -93,19 +122,16 @@ class Ledger:
             if call.request_id is not None:
                 owner[index] = first_seen.setdefault((call.company_id, call.request_id), index)
         fresh = [index for index in range(len(calls)) if owner[index] == index]
-        book = PriceBook(self._session)
-        rows = {index: self._row(calls[index], call_id, book)
-                for index, call_id in zip(fresh, self._allocate_ids(len(fresh)), strict=True)}
+        rows, ids, won, recorded_at = self._price_and_write([calls[index] for index in fresh])
 
-        self._stage(rows.values())
-        won, recorded_at, _ = self._session.execute(text(INGEST_SQL)).one()
-        self._session.execute(text(f"DELETE FROM {STAGING}"))
         won = set(won)
-        stored = {index: CallRecord.from_values(row, recorded_at) for index, row in rows.items()
-                  if row["request_id"] is None or row["id"] in won}
+        stored: dict[int, CallRecord] = {}
+        for index, row, call_id in zip(fresh, rows, ids, strict=True):
+            if row["request_id"] is None or call_id in won:
+                stored[index] = CallRecord.from_values(row | {"id": call_id}, recorded_at)
         for record in stored.values():
             _log_call(record)
-        earlier = self._earlier({(calls[i].company_id, calls[i].request_id): i for i in rows if i not in stored})
+        earlier = self._earlier({(calls[i].company_id, calls[i].request_id): i for i in fresh if i not in stored})
 
         results = []
         for index in range(len(calls)):
@@ -116,25 +142,43 @@ class Ledger:
                 results.append(IngestResult(earlier[first], duplicate=True))
         return results
 
-    def _allocate_ids(self, count: int) -> list[int]:
-        if not count:
-            return []
-        sequence = func.pg_get_serial_sequence(LlmCall.__tablename__, "id")
-        return list(self._session.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, count))))
+    def _price_and_write(self, calls: list[NewCall]) -> tuple[list[dict[str, Any]], list[int], list[int], datetime]:
+        """Price the calls and run the ingest statement: (rows, call ids, ids whose key was won,
+        the database's now()). With a price cache, pricing starts over if the prices changed
+        since the cache read them (the statement then writes nothing)."""
+        for _ in range(PRICING_ATTEMPTS):
+            book = PriceBook(self._session, self._prices)
+            try:
+                rows = [_row(call, book) for call in calls]
+            except PricesChanged:
+                assert self._prices is not None
+                self._prices.invalidate()
+                continue
+            ids, won, recorded_at, _ = self._write(rows, book.epoch if self._prices else None)
+            if ids is not None:
+                return rows, ids, won, recorded_at
+            assert self._prices is not None
+            self._prices.invalidate()
+        raise RuntimeError(f"prices changed {PRICING_ATTEMPTS} times while these calls were being priced")
 
-    def _stage(self, rows) -> None:
-        """COPY the rows into this connection's staging table.
-
-        The table lives as long as the connection (it is made again if the transaction that made
-        it rolled back) and empties itself at each commit.
-        """
-        connection = self._session.connection()
-        connection.execute(text(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (LIKE llm_call_log INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"))
-        raw = connection.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY {STAGING} ({_COLUMN_LIST}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([Jsonb(row[name]) if name == "metadata" else row[name] for name in COLUMNS])
+    def _write(self, rows: list[dict[str, Any]], epoch: int | None) -> tuple[Any, ...]:
+        """Run the ingest statement over `rows` (see the module docstring); epoch None: unchecked."""
+        raw = self._session.connection().connection.driver_connection
+        with raw.cursor() as cursor:
+            if len(rows) <= COPY_ABOVE:
+                arrays = {name: [row[name] for row in rows] for name in COLUMNS}
+                arrays["metadata"] = [Jsonb(value) for value in arrays["metadata"]]
+                return cursor.execute(INGEST_ARRAYS_SQL, arrays | {"epoch": epoch}).fetchone()
+            # The table lives as long as the connection (made again if the transaction that made
+            # it rolled back) and empties itself at each commit; emptied here too, for the next
+            # batch of the same transaction.
+            cursor.execute(CREATE_STAGING_SQL)
+            with cursor.copy(f"COPY {STAGING} ({_COLUMN_LIST}, ord) FROM STDIN") as copy:
+                for position, row in enumerate(rows):
+                    copy.write_row([*(row[name] for name in COLUMNS[:-1]), Jsonb(row["metadata"]), position])
+            result = cursor.execute(INGEST_STAGED_SQL, {"epoch": epoch}).fetchone()
+            cursor.execute(f"DELETE FROM {STAGING}")
+            return result
 
     def _earlier(self, lost: dict[tuple[str, str], int]) -> dict[int, CallRecord]:
         """The calls stored before under keys this batch lost, by the index of the call that lost."""
@@ -147,33 +191,33 @@ class Ledger:
         )
         return {lost[(company, request)]: CallRecord.from_row(call) for company, request, call in rows}
 
-    @staticmethod
-    def _row(call: NewCall, call_id: int, book: PriceBook) -> dict[str, Any]:
-        assert call.timestamp is not None
-        price, cost = book.cost_of(call) or (None, None)
-        return {
-            "id": call_id,
-            "timestamp": call.timestamp,
-            "company_id": call.company_id,
-            "user_id": call.user_id,
-            "assistant_id": call.assistant_id,
-            "assistant_name": call.assistant_name,
-            "endpoint": call.endpoint,
-            "provider": call.provider,
-            "model": call.model,
-            **usage_of(call).as_dict(),
-            "total_tokens": call.input_tokens + call.output_tokens,
-            "service_tier": call.service_tier,
-            "input_cost": cost.input_cost if cost else None,
-            "output_cost": cost.output_cost if cost else None,
-            "total_cost": cost.total_cost if cost else None,
-            "price_id": price.id if price else None,
-            "duration_ms": call.duration_ms,
-            "success": call.success,
-            "error_message": call.error,
-            "request_id": call.request_id,
-            "metadata": call.metadata,
-        }
+
+def _row(call: NewCall, book: PriceBook) -> dict[str, Any]:
+    """The values a call is staged with, priced by `book` (its id comes from the ingest statement)."""
+    assert call.timestamp is not None
+    price, cost = book.cost_of(call) or (None, None)
+    return {
+        "timestamp": call.timestamp,
+        "company_id": call.company_id,
+        "user_id": call.user_id,
+        "assistant_id": call.assistant_id,
+        "assistant_name": call.assistant_name,
+        "endpoint": call.endpoint,
+        "provider": call.provider,
+        "model": call.model,
+        **usage_of(call).as_dict(),
+        "total_tokens": call.input_tokens + call.output_tokens,
+        "service_tier": call.service_tier,
+        "input_cost": cost.input_cost if cost else None,
+        "output_cost": cost.output_cost if cost else None,
+        "total_cost": cost.total_cost if cost else None,
+        "price_id": price.id if price else None,
+        "duration_ms": call.duration_ms,
+        "success": call.success,
+        "error_message": call.error,
+        "request_id": call.request_id,
+        "metadata": call.metadata,
+    }
 
 
 def format_cost(cost: Decimal | None) -> str:

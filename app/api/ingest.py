@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
+
 from app.api import Blueprint
 from app.db import get_session
 from app.ledger import Ledger
@@ -11,6 +13,10 @@ from app.records import IngestResult, NewCall
 from app.schemas.calls import CallBatchInSchema, CallBatchOutSchema, CallInSchema, CallOutSchema
 
 bp = Blueprint("ingest", __name__, url_prefix="/api/calls", description="Record LLM calls")
+
+
+def _ledger() -> Ledger:
+    return Ledger(get_session(), prices=current_app.extensions["ledger_prices"])
 
 
 def _view(result: IngestResult) -> dict[str, Any]:
@@ -23,9 +29,8 @@ def _view(result: IngestResult) -> dict[str, Any]:
 @bp.response(201, CallOutSchema, description="Stored; costs computed with the price in force at `timestamp`.")
 @bp.alt_response(200, schema=CallOutSchema, description="A retry of a stored call (same requestId): the original.")
 def record_call(call: NewCall):
-    session = get_session()
-    [result] = Ledger(session).record([call])
-    session.commit()
+    [result] = _ledger().record([call])
+    get_session().commit()
     return _view(result), 200 if result.duplicate else 201
 
 
@@ -33,8 +38,7 @@ def record_call(call: NewCall):
 @bp.arguments(CallBatchInSchema)
 @bp.response(200, CallBatchOutSchema, description="Results in request order; the whole batch is stored or none.")
 def record_batch(body: dict[str, list[NewCall]]):
-    session = get_session()
-    results = Ledger(session).record(body["calls"])
-    session.commit()
+    results = _ledger().record(body["calls"])
+    get_session().commit()
     duplicates = sum(result.duplicate for result in results)
     return {"stored": len(results) - duplicates, "duplicates": duplicates, "calls": [_view(r) for r in results]}

@@ -9,8 +9,8 @@
 """
 
 from app.pricing.cost import CallCost, compute_cost
-from app.pricing.store import PriceBook, PriceRef, SyncResult, list_prices, sync_catalog
+from app.pricing.store import PriceBook, PriceCache, PricesChanged, PriceRef, SyncResult, list_prices, sync_catalog
 from app.pricing.usage import TokenUsage
 
-__all__ = ["CallCost", "PriceBook", "PriceRef", "SyncResult", "TokenUsage", "compute_cost", "list_prices",
+__all__ = ["CallCost", "PriceBook", "PriceCache", "PriceRef", "PricesChanged", "SyncResult", "TokenUsage", "compute_cost", "list_prices",
            "sync_catalog"]

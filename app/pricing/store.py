@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal_column, or_, select, tuple_
+from sqlalchemy import func, literal_column, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
-from app.models import ModelPrice
+from app.models import ModelPrice, PriceEpoch
 from app.pricing import catalog
 from app.pricing.cost import CallCost, compute_cost, to_genai
 from app.pricing.usage import TokenUsage, usage_of
@@ -99,8 +100,91 @@ def list_prices(
     return [PriceRef.from_row(row) for row in session.scalars(stmt)]
 
 
+class PricesChanged(Exception):
+    """A price book found prices read at two different epochs: price the unit of work again."""
+
+
+Histories = dict[tuple[str, str | None, str], "_History"]  # (kind, company, tier) → dated prices
+
+
+def _load_histories(session: Session, provider: str, model: str) -> tuple[int | None, Histories]:
+    """The price epoch and the histories of the rows stored for a model name as sent.
+
+    One statement, so the epoch and the rows come from the same snapshot (the epoch is NULL only
+    if its row was deleted by hand; nothing is then cached).
+    """
+    candidates = []
+    resolved = catalog.resolve(provider, model)
+    if resolved:
+        candidates.append(resolved)
+    provider_id = catalog.normalise_provider(provider)
+    candidates.append((provider_id, catalog.normalise_model(provider_id, model)))
+    epoch = select(func.max(PriceEpoch.epoch).label("epoch")).subquery()
+    rows = session.execute(
+        select(epoch.c.epoch, ModelPrice)
+        .select_from(epoch)
+        .outerjoin(ModelPrice, tuple_(ModelPrice.provider, ModelPrice.model).in_(candidates))
+        .order_by(ModelPrice.valid_from)
+    ).all()
+    by_name: dict[tuple[str, str], list[PriceRef]] = {}
+    for _, row in rows:
+        if row is not None:
+            by_name.setdefault((row.provider, row.model), []).append(PriceRef.from_row(row))
+    prices = next((by_name[c] for c in candidates if c in by_name), [])
+    grouped: Histories = {}
+    for price in prices:
+        grouped.setdefault((price.kind, price.company_id, price.service_tier), _History()).add(price)
+    return rows[0].epoch, grouped
+
+
+class PriceCache:
+    """Price histories read by this process, all at one price epoch (see `app.models.price_epoch`).
+
+    Shared by the requests of a process (thread-safe). A hit is not checked against the database
+    here: whoever writes with these prices checks that the epoch is still current in the same
+    statement (:mod:`app.ledger`) and calls :meth:`invalidate` when it is not. At most
+    `max_models` model names are kept (clients may send any name); past that the cache starts over.
+    """
+
+    def __init__(self, max_models: int = 10_000) -> None:
+        self._lock = threading.Lock()
+        self._max_models = max_models
+        self.epoch: int | None = None
+        self._histories: dict[tuple[str, str], Histories] = {}
+        self._engine_prices: dict[int, Any] = {}
+
+    def histories(self, session: Session, provider: str, model: str) -> tuple[int | None, Histories]:
+        key = (provider, model)
+        with self._lock:
+            epoch, found = self.epoch, self._histories.get(key)
+        if found is not None:
+            return epoch, found
+        epoch, found = _load_histories(session, provider, model)
+        with self._lock:
+            if epoch is not None:
+                if epoch != self.epoch or len(self._histories) >= self._max_models:
+                    self._histories, self._engine_prices, self.epoch = {}, {}, epoch
+                self._histories[key] = found
+        return epoch, found
+
+    def engine_price(self, price: PriceRef, epoch: int | None) -> Any:
+        """The genai engine's form of `price` (built once per price and epoch)."""
+        with self._lock:
+            if epoch is not None and epoch == self.epoch and price.id in self._engine_prices:
+                return self._engine_prices[price.id]
+        engine_price = to_genai(price)
+        with self._lock:
+            if epoch is not None and epoch == self.epoch:
+                self._engine_prices[price.id] = engine_price
+        return engine_price
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._histories, self._engine_prices, self.epoch = {}, {}, None
+
+
 class PriceBook:
-    """Answers "which price applies to this call", caching per instance (one unit of work).
+    """Answers "which price applies to this call", for one unit of work.
 
     The model name as sent is resolved through the catalog's matching rules (dated snapshots,
     aliases, ``models/`` prefixes); if the catalog does not know it, rows stored under the name
@@ -109,12 +193,20 @@ class PriceBook:
 
     1. the call's service tier before the standard tier (a batch call uses batch prices);
     2. within a tier: the call's company's override, then a global override, then the catalog.
+
+    Without a `cache` the book reads prices in its session and keeps them for its own life.
+    With one, it takes them from the process's :class:`PriceCache`; :attr:`epoch` is then the
+    price epoch they were all read at, and :class:`PricesChanged` is raised if they were not all
+    read at the same one.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, cache: PriceCache | None = None) -> None:
         self._session = session
-        self._histories: dict[tuple[str, str], dict[tuple[str, str | None, str], _History]] = {}
+        self._cache = cache
+        self._histories: dict[tuple[str, str], Histories] = {}
         self._engine_prices: dict[int, Any] = {}  # price id → the catalog engine's form of it
+        self.epoch: int | None = None
+        self._epoch_known = False
 
     def price_at(
         self, provider: str, model: str, at: datetime, *, company_id: str | None = None,
@@ -141,7 +233,8 @@ class PriceBook:
         if price is None:
             return None
         if price.id not in self._engine_prices:
-            self._engine_prices[price.id] = to_genai(price)
+            self._engine_prices[price.id] = (self._cache.engine_price(price, self.epoch) if self._cache
+                                             else to_genai(price))
         cost = compute_cost(price, usage, self._engine_prices[price.id])
         return (price, cost) if cost is not None else None
 
@@ -150,28 +243,17 @@ class PriceBook:
         return self.cost_at(call.provider, call.model, call.timestamp, usage_of(call), company_id=call.company_id,
                             service_tier=call.service_tier)
 
-    def _histories_for(self, provider: str, model: str) -> dict[tuple[str, str | None, str], _History]:
+    def _histories_for(self, provider: str, model: str) -> Histories:
         key = (provider, model)
         if key not in self._histories:
-            candidates = []
-            resolved = catalog.resolve(provider, model)
-            if resolved:
-                candidates.append(resolved)
-            provider_id = catalog.normalise_provider(provider)
-            candidates.append((provider_id, catalog.normalise_model(provider_id, model)))
-            rows = self._session.scalars(
-                select(ModelPrice)
-                .where(tuple_(ModelPrice.provider, ModelPrice.model).in_(candidates))
-                .order_by(ModelPrice.valid_from)
-            ).all()
-            by_name: dict[tuple[str, str], list[PriceRef]] = {}
-            for row in rows:
-                by_name.setdefault((row.provider, row.model), []).append(PriceRef.from_row(row))
-            prices = next((by_name[c] for c in candidates if c in by_name), [])
-            grouped: dict[tuple[str, str | None, str], _History] = {}
-            for price in prices:
-                grouped.setdefault((price.kind, price.company_id, price.service_tier), _History()).add(price)
-            self._histories[key] = grouped
+            if self._cache is None:
+                _, self._histories[key] = _load_histories(self._session, provider, model)
+            else:
+                epoch, self._histories[key] = self._cache.histories(self._session, provider, model)
+                if not self._epoch_known:
+                    self.epoch, self._epoch_known = epoch, True
+                elif epoch != self.epoch:
+                    raise PricesChanged(f"prices changed while pricing (epoch {self.epoch} → {epoch})")
         return self._histories[key]
 
 
