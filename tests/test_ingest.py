@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from app import ledger
 from app.models import CallRequestKey, LlmCall
 
 TS = "2026-03-05T10:00:00+00:00"
@@ -39,9 +40,16 @@ def count_calls(session) -> int:
     return session.scalar(select(func.count()).select_from(LlmCall))
 
 
+@pytest.fixture(params=["arrays", "copy"])
+def ingest_path(request, monkeypatch) -> str:
+    """Run a test over both ways calls reach the ingest statement: arrays (small batches) and COPY."""
+    monkeypatch.setattr(ledger, "COPY_ABOVE", 10_000 if request.param == "arrays" else 0)
+    return request.param
+
+
 # --- single call -------------------------------------------------------------------------------
 
-def test_stores_priced_call_with_exact_costs(client, session):
+def test_stores_priced_call_with_exact_costs(client, session, ingest_path):
     r = client.post("/api/calls", json=call(cachedInputTokens=200, metadata={"trace": "abc"}))
     assert r.status_code == 201, r.json
     body = r.json
@@ -96,7 +104,7 @@ def test_model_names_as_sent_resolve_to_catalog_prices(client, session, provider
     assert call_row(session, r.json["id"]).model == model  # the row keeps the name as sent
 
 
-def test_unknown_model_is_stored_unpriced_and_warned(client, session, caplog):
+def test_unknown_model_is_stored_unpriced_and_warned(client, session, caplog, ingest_path):
     with caplog.at_level(logging.WARNING, logger="app.ledger"):
         r = client.post("/api/calls", json=call(provider="acme", model="acme-large-9"))
     assert r.status_code == 201
@@ -140,7 +148,7 @@ def test_non_reasoning_models_do_not_warn(client, caplog):
 
 # --- idempotency -------------------------------------------------------------------------------
 
-def test_retry_with_same_request_id_is_stored_once(client, session):
+def test_retry_with_same_request_id_is_stored_once(client, session, ingest_path):
     first = client.post("/api/calls", json=call(requestId="req-1"))
     retry = client.post("/api/calls", json=call(requestId="req-1", timestamp=..., inputTokens=9999))
     assert first.status_code == 201 and retry.status_code == 200
@@ -164,7 +172,7 @@ def test_calls_without_request_id_are_never_deduplicated(client, session):
     assert count_calls(session) == 2
 
 
-def test_batch_retries_count_once_within_and_across_batches(client, session):
+def test_batch_retries_count_once_within_and_across_batches(client, session, ingest_path):
     first = client.post("/api/calls/batch", json={"calls": [call(requestId="x"), call(requestId="y")]})
     assert first.status_code == 200 and first.json["stored"] == 2
     again = client.post("/api/calls/batch", json={"calls": [call(requestId="y"), call(requestId="z"),
@@ -179,7 +187,7 @@ def test_batch_retries_count_once_within_and_across_batches(client, session):
 
 # --- batch -------------------------------------------------------------------------------------
 
-def test_batch_stores_every_call_in_order(client, session):
+def test_batch_stores_every_call_in_order(client, session, ingest_path):
     calls = [call(userId=f"u{i}", inputTokens=i * 10) for i in range(50)]
     r = client.post("/api/calls/batch", json={"calls": calls})
     assert r.status_code == 200, r.json
