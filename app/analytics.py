@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, exists, func, not_, or_, select
+from sqlalchemy import BigInteger, ColumnElement, exists, func, not_, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
@@ -245,6 +245,37 @@ def _grouped(session: Session, by: str, filters: CallFilters) -> list[GroupTotal
     return [GroupTotals(key=_key(row.key), **_totals_of(row)) for row in session.execute(query)]
 
 
+def _totals_by(session: Session, filters: CallFilters, bys: Sequence[str]) -> tuple[Totals, dict[str, list[GroupTotals]]]:
+    """Overall totals and, for each of `bys`, totals per key (ordered as :func:`_grouped` orders
+    them): one ``GROUPING SETS`` query per rollup needed, not one query per breakdown."""
+    by_source: dict[type, list[str]] = {_source(filters): []}
+    for by in bys:
+        by_source.setdefault(_source(filters, by), []).append(by)
+    overall = Totals()
+    groups: dict[str, list[GroupTotals]] = {by: [] for by in bys}
+    for position, (table, names) in enumerate(by_source.items()):
+        if position and not names:
+            continue
+        keys = [getattr(table, _GROUP_KEYS[by]) for by in names]
+        sets = ([tuple_()] if position == 0 else []) + [tuple_(key) for key in keys]
+        query = select(*_totals_columns(table)).where(*_conditions(filters, table))
+        if keys:
+            grouping = func.grouping(*keys).label("grouping")
+            columns = query.selected_columns
+            query = (query.add_columns(grouping, *keys).group_by(func.grouping_sets(*sets))
+                     .order_by(grouping, columns["cost"].desc(), columns["calls"].desc(),
+                               *(key.asc().nulls_last() for key in keys)))
+        everything = 2 ** len(keys) - 1  # grouping() of the () set: every key aggregated over
+        set_of = {everything - 2 ** (len(keys) - 1 - n): by for n, by in enumerate(names)}
+        for row in session.execute(query):
+            if not keys or row.grouping == everything:
+                overall = Totals(**_totals_of(row))
+            else:
+                by = set_of[row.grouping]
+                groups[by].append(GroupTotals(key=_key(getattr(row, _GROUP_KEYS[by])), **_totals_of(row)))
+    return overall, groups
+
+
 def _key(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, date) else value
 
@@ -287,16 +318,16 @@ def summary(session: Session, start: date, end: date, company_id: str | None = N
     """Totals and breakdowns of [start, end], and the change from the equal period just before."""
     _check_range(start, end)
     filters = CallFilters(start=start, end=end, company_id=company_id)
-    totals = _overall(session, filters)
+    totals, groups = _totals_by(session, filters, ("model", "provider", "assistant", "user"))
     length = end - start + timedelta(days=1)
     before = CallFilters(start=start - length, end=start - timedelta(days=1), company_id=company_id)
     previous = Period(start - length, before.end, _overall(session, before))
     return Summary(
         start=start, end=end, totals=totals,
-        by_model=_keyed(_grouped(session, "model", filters)),
-        by_provider=_keyed(_grouped(session, "provider", filters)),
-        by_assistant=_with_names(session, _grouped(session, "assistant", filters), company_id),
-        by_user=_grouped(session, "user", filters),
+        by_model=_keyed(groups["model"]),
+        by_provider=_keyed(groups["provider"]),
+        by_assistant=_with_names(session, groups["assistant"], company_id),
+        by_user=groups["user"],
         previous=previous,
         change=_change(totals, previous.totals),
     )
@@ -340,10 +371,9 @@ def assistant_breakdown(session: Session, assistant_id: str, start: date | None 
         return None
     filters = CallFilters(start=start, end=end, assistant_id=assistant_id, company_id=company_id)
     [named] = _with_names(session, [GroupTotals(key=assistant_id)], company_id)
-    return AssistantBreakdown(
-        assistant_id=assistant_id, name=named.name, start=start, end=end, totals=_overall(session, filters),
-        by_model=_keyed(_grouped(session, "model", filters)), by_user=_grouped(session, "user", filters),
-    )
+    totals, groups = _totals_by(session, filters, ("model", "user"))
+    return AssistantBreakdown(assistant_id=assistant_id, name=named.name, start=start, end=end, totals=totals,
+                              by_model=_keyed(groups["model"]), by_user=groups["user"])
 
 
 def model_breakdown(session: Session, model: str, start: date | None = None, end: date | None = None,
@@ -352,11 +382,10 @@ def model_breakdown(session: Session, model: str, start: date | None = None, end
     if not _exists(session, CallFilters(model=model, company_id=company_id)):
         return None
     filters = CallFilters(start=start, end=end, model=model, company_id=company_id)
+    totals, groups = _totals_by(session, filters, ("provider", "assistant", "user"))
     return ModelBreakdown(
-        model=model, start=start, end=end, totals=_overall(session, filters),
-        by_provider=_keyed(_grouped(session, "provider", filters)),
-        by_assistant=_with_names(session, _grouped(session, "assistant", filters), company_id),
-        by_user=_grouped(session, "user", filters),
+        model=model, start=start, end=end, totals=totals, by_provider=_keyed(groups["provider"]),
+        by_assistant=_with_names(session, groups["assistant"], company_id), by_user=groups["user"],
     )
 
 
