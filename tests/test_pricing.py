@@ -10,6 +10,7 @@ from genai_prices import Usage, calc_price
 
 from app.pricing import PriceBook, TokenUsage, compute_cost
 from app.pricing.catalog import ALWAYS, catalog_prices, normalise_model, normalise_provider, resolve
+from app.pricing.cost import EnginePrice, to_genai
 from app.pricing.store import PriceRef
 
 CASES = [
@@ -88,3 +89,34 @@ def test_costs_keep_every_digit_for_huge_token_counts():
                         TokenUsage(input_tokens=999_999_999_999, output_tokens=999_999_999_999))
     assert cost.input_cost == Decimal("1.234566999998765433")
     assert cost.output_cost == Decimal("123456788.999876543211")
+
+
+USAGES = [
+    TokenUsage(input_tokens=1_000, output_tokens=500),
+    TokenUsage(input_tokens=250_000, output_tokens=40_000, cached_input_tokens=100_000, reasoning_tokens=30_000),
+    TokenUsage(input_tokens=90_000, output_tokens=1, cached_input_tokens=20_000, cache_write_tokens=30_000,
+               cache_write_1h_tokens=10_000),
+    TokenUsage(input_tokens=5_000, output_tokens=3_000, input_audio_tokens=2_000, cached_audio_tokens=500,
+               cached_input_tokens=1_000, output_audio_tokens=1_000),
+    TokenUsage(input_tokens=0, output_tokens=0),
+]
+
+
+def test_the_engine_with_units_resolved_once_prices_as_calc_price_does():
+    """`EnginePrice` hoists the per-price work out of genai's `calc_price`: same answers, every
+    catalog price (tiers included) and usage shape."""
+    checked = 0
+    for price in catalog_prices():
+        theirs_engine = to_genai(price)
+        ours_engine = EnginePrice(theirs_engine)
+        for usage in USAGES:
+            try:
+                theirs = theirs_engine.calc_price(usage.to_genai())
+            except Exception as error:  # the engine refuses some usages for some prices: so must we
+                with pytest.raises(type(error)):
+                    ours_engine.calc_price(usage.to_genai())
+                continue
+            ours = ours_engine.calc_price(usage.to_genai())
+            assert (ours["input_price"], ours["output_price"]) == (theirs["input_price"], theirs["output_price"])
+            checked += 1
+    assert checked > 1_000

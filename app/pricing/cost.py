@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from genai_prices import types
+from genai_prices.units import _get_registry
+from genai_prices.validation import validate_priced_units
 
 from app.pricing.catalog import PRICE_KEYS, TokenPrices
 from app.pricing.usage import TokenUsage
@@ -52,12 +54,47 @@ def to_genai(price: TokenPrices) -> types.ModelPrice:
     return types.ModelPrice(**values)
 
 
-def compute_cost(price: TokenPrices, usage: TokenUsage, engine_price: types.ModelPrice | None = None) -> CallCost | None:
+class EnginePrice:
+    """A price in the engine's form, with the per-price half of ``ModelPrice.calc_price`` done once.
+
+    ``calc_price`` first resolves and validates the price's units (about a third of its time), then
+    decomposes the usage and sums unit prices. A batch prices thousands of calls at a few prices,
+    so the first half is done here, once per price, and :meth:`calc_price` runs the second with the
+    engine's own functions, in its order (genai-prices is pinned; ``tests/test_costs_table.py``
+    checks the result against ``ModelPrice.calc_price`` itself).
+    """
+
+    def __init__(self, model_price: types.ModelPrice) -> None:
+        registry = _get_registry()
+        self.model_price = model_price
+        self._resolved = types._collect_resolved_model_prices(model_price, registry)
+        validate_priced_units(tuple(unit for unit, _ in self._resolved), registry)
+        self._tiered = any(isinstance(price, types.TieredPrices) for _, price in self._resolved)
+
+    def calc_price(self, usage: types.AbstractUsage) -> dict[str, Decimal]:
+        usage_data = types.Usage.from_raw(usage)
+        counts = types._compute_registry_priced_counts(self._resolved, usage_data)
+        total_input_tokens = usage_data.input_tokens if self._tiered else 0
+        prices = {"input": Decimal(0), "output": Decimal(0)}
+        for unit, price in self._resolved:
+            unit_price = types.calc_unit_price(price, counts[unit.usage_key], total_input_tokens, unit.per)
+            direction = unit.dimensions.get("direction")
+            if direction in prices:
+                prices[direction] += unit_price
+        return {"input_price": prices["input"], "output_price": prices["output"]}
+
+
+def engine_price(price: TokenPrices) -> EnginePrice:
+    return EnginePrice(to_genai(price))
+
+
+def compute_cost(price: TokenPrices, usage: TokenUsage, engine: EnginePrice | types.ModelPrice | None = None
+                 ) -> CallCost | None:
     """Cost of `usage` at `price`, or None when the price has no rate for input or output used.
 
-    `engine_price` is ``to_genai(price)`` when the caller already has it (it is reused per batch).
+    `engine` is ``engine_price(price)`` (or ``to_genai(price)``) when the caller already has it.
     """
     if (usage.input_tokens and price.input_per_mtok is None) or (usage.output_tokens and price.output_per_mtok is None):
         return None
-    result = (engine_price or to_genai(price)).calc_price(usage.to_genai())
+    result = (engine or to_genai(price)).calc_price(usage.to_genai())
     return CallCost(input_cost=_money(result["input_price"]), output_cost=_money(result["output_price"]))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.models import ModelPrice, PriceEpoch
 from app.pricing import catalog
-from app.pricing.cost import CallCost, compute_cost, to_genai
+from app.pricing.cost import CallCost, compute_cost, engine_price
 from app.pricing.usage import TokenUsage, usage_of
 
 # In RETURNING of an upsert, xmax = 0 marks a row the statement inserted rather than updated.
@@ -172,11 +172,11 @@ class PriceCache:
         with self._lock:
             if epoch is not None and epoch == self.epoch and price.id in self._engine_prices:
                 return self._engine_prices[price.id]
-        engine_price = to_genai(price)
+        engine = engine_price(price)
         with self._lock:
             if epoch is not None and epoch == self.epoch:
-                self._engine_prices[price.id] = engine_price
-        return engine_price
+                self._engine_prices[price.id] = engine
+        return engine
 
     def invalidate(self) -> None:
         with self._lock:
@@ -234,7 +234,7 @@ class PriceBook:
             return None
         if price.id not in self._engine_prices:
             self._engine_prices[price.id] = (self._cache.engine_price(price, self.epoch) if self._cache
-                                             else to_genai(price))
+                                             else engine_price(price))
         cost = compute_cost(price, usage, self._engine_prices[price.id])
         return (price, cost) if cost is not None else None
 
