@@ -26,8 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, exists, func, not_, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, Text, exists, func, literal, not_, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from app.models import CallDaily, CallDailyModel, CallDailyUser, CallHourly, LlmCall
@@ -291,12 +290,14 @@ def _with_names(session: Session, groups: Sequence[GroupTotals], company_id: str
     names: dict[str, str] = {}
     if ids:
         table = CallDailyModel
-        query = (select(table.assistant_id, table.assistant_name)
-                 .where(table.assistant_id.in_(ids), table.assistant_name.is_not(None),
-                        *_conditions(CallFilters(company_id=company_id), table))
-                 .ext(distinct_on(table.assistant_id))
-                 .order_by(table.assistant_id, table.day.desc()))
-        names = dict(session.execute(query).all())
+        wanted = func.unnest(literal(ids, ARRAY(Text()))).table_valued("assistant_id").render_derived()
+        # Per assistant, the newest named row: a short backward scan of (assistant_id, day).
+        latest = (select(table.assistant_name)
+                  .where(table.assistant_id == wanted.c.assistant_id, table.assistant_name.is_not(None),
+                         *_conditions(CallFilters(company_id=company_id), table))
+                  .order_by(table.day.desc()).limit(1).lateral())
+        names = dict(session.execute(select(wanted.c.assistant_id, latest.c.assistant_name)
+                                     .select_from(wanted.join(latest, true()))).all())
     return [AssistantTotals(key=group.key, name=names.get(group.key) if group.key else None,
                             **_totals_of(group)) for group in groups]
 

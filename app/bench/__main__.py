@@ -23,9 +23,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.bench import load, measure
+from app.bench import cpu, load, measure
 from app.bench.client import Client
 from app.bench.config import BenchConfig, BenchConfigError
+from app.bench.cpu import CpuMeter, CpuUse
 from app.bench.database import fresh_database, make_engine, migrate, server_settings
 from app.bench.generate import CopyPricer, Traffic
 from app.bench.questions import Question, Window, questions
@@ -83,7 +84,10 @@ def load_data(engine: Engine, traffic: Traffic, config: BenchConfig, results: Re
             chunks = list(pricer.chunks(traffic.calls(sample, "copy", live_until=datetime.now(UTC))))
     say(f"timed raw COPY of {sample:,} calls …")
     results.raw_copy_calls = sample
-    results.raw_copy_seconds = load.timed_copy(engine, chunks)
+    used: list[CpuUse] = []
+    with CpuMeter(None, database_pid(engine)).measure(used):
+        results.raw_copy_seconds = load.timed_copy(engine, chunks)
+    results.cpu["raw COPY"] = (used[0], sample)
     say(f"raw COPY: {sample / results.raw_copy_seconds:,.0f} calls/s")
     del chunks
     # Measured, not data: today would otherwise hold 200,000 calls more than a real partial day.
@@ -111,7 +115,14 @@ def json_bodies(bodies: Iterator[dict[str, Any]], per_request: int | None) -> li
     return batches
 
 
-def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, results: Results) -> None:
+def database_pid(engine: Engine) -> int | None:
+    """The postmaster's pid, when the database server runs on this machine."""
+    with engine.connect() as conn:
+        return cpu.database_root(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, results: Results,
+                   meter: CpuMeter) -> None:
     now = datetime.now(UTC)
     with phase(results, "serialise request bodies"):
         warm_batches = json_bodies(traffic.live_bodies(2 * 100, "http-batch-warm-up", now), 100)
@@ -122,7 +133,10 @@ def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, 
                               None)
     measure.post_all(host, port, "/api/calls/batch", warm_batches, config.batch_clients)
     say(f"HTTP batch ingest: {config.batches} × {config.batch_size:,} calls from {config.batch_clients} clients …")
-    results.batch = measure.batch_ingest(host, port, batches, config.batch_size, config.batch_clients)
+    used: list[CpuUse] = []
+    with meter.measure(used):
+        results.batch = measure.batch_ingest(host, port, batches, config.batch_size, config.batch_clients)
+    results.cpu["HTTP batch ingest"] = (used[0], results.batch.calls)
     say(f"  {results.batch.calls_per_second:,.0f} calls/s ({results.batch.problem or 'all stored'})")
     del batches
     measure.post_all(host, port, "/api/calls", warm_singles, config.single_clients)
@@ -130,7 +144,9 @@ def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, 
     results.single_alone = measure.single_calls(host, port, singles[:SINGLE_ALONE_REQUESTS], 1)
     singles = singles[SINGLE_ALONE_REQUESTS:]
     say(f"single calls: {config.single_requests:,} requests from {config.single_clients} clients …")
-    results.single = measure.single_calls(host, port, singles, config.single_clients)
+    with meter.measure(used):
+        results.single = measure.single_calls(host, port, singles, config.single_clients)
+    results.cpu[f"POST /api/calls, {config.single_clients} clients"] = (used[1], results.single.calls)
     say(f"  p50 {results.single.latencies.ms(50):.1f} ms, p99 {results.single.latencies.ms(99):.1f} ms "
         f"({results.single.problem or 'all stored'})")
     reconnects = results.batch.reconnects + results.single.reconnects
@@ -205,8 +221,8 @@ def run(config: BenchConfig) -> Results:
                 migrate(engine)
                 load.make_partitions(engine, traffic.start.date(), today)
             load_data(engine, traffic, config, results)
-            with gunicorn(database.url, workers=config.workers, log_path=workdir / "gunicorn.log") as (host, port):
-                measure_ingest(host, port, traffic, config, results)
+            with gunicorn(database.url, workers=config.workers, log_path=workdir / "gunicorn.log") as (host, port, pid):
+                measure_ingest(host, port, traffic, config, results, CpuMeter(pid, database_pid(engine)))
                 with phase(results, "ANALYZE"):
                     load.vacuum_analyze(engine, analyze_only=True)
                 results.notes.append(

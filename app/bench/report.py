@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from tabulate import tabulate
 
 from app.bench.config import BenchConfig
+from app.bench.cpu import CpuUse
 from app.bench.measure import Comparison, IngestRun
 
 # Issue #4's targets.
@@ -33,6 +34,7 @@ class Results:
     single: IngestRun | None = None
     single_alone: IngestRun | None = None  # the same requests from one client: service time without queueing
     comparisons: list[Comparison] = field(default_factory=list)
+    cpu: dict[str, tuple[CpuUse, int]] = field(default_factory=dict)  # measurement → (CPU used, calls)
 
     @property
     def raw_copy_rate(self) -> float:
@@ -109,6 +111,7 @@ def render(results: Results) -> str:
          "gunicorn, and `flask costs report` through create_app().test_cli_runner() in this process (no Python "
          "start-up); naive = plain GROUP BY on llm_call_log via psycopg, no HTTP (SQL in app/bench/questions.py)"),
         "  phases             " + ", ".join(f"{name} {seconds:,.1f} s" for name, seconds in results.phases.items()),
+        *(f"  cpu                {name}: {use.per_call_ms(calls)}" for name, (use, calls) in results.cpu.items()),
         *(f"  note               {note}" for note in results.notes),
         "",
         table(results),

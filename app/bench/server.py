@@ -19,9 +19,9 @@ WORKER_TIMEOUT_S = 300
 
 
 @contextlib.contextmanager
-def gunicorn(database_url: str, *, workers: int, log_path: Path) -> Iterator[tuple[str, int]]:
-    """Yield (host, port) of a gunicorn answering ``/healthz``; its log (the app's per-call lines
-    included, as in production) goes to `log_path`."""
+def gunicorn(database_url: str, *, workers: int, log_path: Path) -> Iterator[tuple[str, int, int]]:
+    """Yield (host, port, master pid) of a gunicorn answering ``/healthz``; its log (the app's
+    per-call lines included, as in production) goes to `log_path`."""
     port = free_port()
     env = os.environ | {"DATABASE_URL": database_url}
     with open(log_path, "ab") as log:
@@ -40,7 +40,7 @@ def gunicorn(database_url: str, *, workers: int, log_path: Path) -> Iterator[tup
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError(f"gunicorn did not start; see {log_path}") from None
                 time.sleep(0.2)
-        yield "127.0.0.1", port
+        yield "127.0.0.1", port, proc.pid
     finally:
         proc.terminate()
         try:
