@@ -1,0 +1,45 @@
+"""What every `flask costs …` command shares: the command groups and value formats."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import click
+from flask.cli import AppGroup
+
+costs = AppGroup("costs", help="Operate the LLM cost ledger: reports, prices, repricing, demo data.")
+prices = AppGroup("prices", help="The price table (model_price).")
+costs.add_command(prices)
+partitions = AppGroup("partitions", help="Monthly partitions of llm_call_log: create ahead, drop after retention.")
+costs.add_command(partitions)
+rollups_group = AppGroup("rollups", help="The rollups (llm_call_daily and the coarser ones).")
+costs.add_command(rollups_group)
+
+DAY = click.DateTime(["%Y-%m-%d"])
+AT = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])
+FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+                      show_default=True)
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """A naive date/time from the command line, read as UTC."""
+    return moment.replace(tzinfo=UTC) if moment else None
+
+
+def num(value) -> str:
+    """An exact decimal as plain digits (no exponent, no trailing zeros); empty for None."""
+    return "" if value is None else format(value.normalize(), "f")
+
+
+@contextmanager
+def logger_level(name: str, level: int) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

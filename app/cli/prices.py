@@ -1,0 +1,134 @@
+"""`flask costs prices …`: load the catalog, list prices, set overrides, import LiteLLM's table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from decimal import Decimal
+
+import click
+from tabulate import tabulate
+
+from app.cli.common import AT, FORMAT, num, prices, utc
+from app.db import get_session
+from app.pricing import list_prices, sync_catalog
+from app.pricing.catalog import PRICE_KEYS, SERVICE_TIERS, TokenPrices
+from app.pricing.overrides import Override, OverrideError, import_litellm, set_override
+from app.schemas.prices import PriceRowSchema
+
+
+@prices.command("sync")
+def prices_sync() -> None:
+    """Load the bundled genai-prices catalog into the price table (offline; idempotent)."""
+    session = get_session()
+    result = sync_catalog(session)
+    session.commit()
+    click.echo(f"{result.source}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged")
+
+
+PRICE_COLUMNS = tuple(PRICE_KEYS)
+
+
+@prices.command("list")
+@click.option("--provider", help="Only this provider (e.g. openai, anthropic, google).")
+@click.option("--model", help="Only this catalog model id (e.g. gpt-4o).")
+@click.option("--tier", type=click.Choice(list(SERVICE_TIERS)), help="Only this service tier.")
+@click.option("--company", help="Also show this company's overrides.")
+@click.option("--at", "at", type=AT, help="Only the prices in force at this UTC date/time.")
+@FORMAT
+def prices_list(provider: str | None, model: str | None, tier: str | None, company: str | None,
+                at: datetime | None, fmt: str) -> None:
+    """List prices per million tokens, with the instant each applies from."""
+    rows = list_prices(get_session(), provider=provider, model=model, at=utc(at), company_id=company,
+                       service_tier=tier)
+    if fmt == "json":  # money as exact decimal strings, null when the price has no such rate (as the API)
+        click.echo(json.dumps(PriceRowSchema(many=True).dump(rows), indent=2))
+    elif fmt == "csv":
+        records = PriceRowSchema(many=True).dump(rows)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(PriceRowSchema().fields), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(record | {"tiers": json.dumps(record["tiers"]) if record["tiers"] else ""}
+                         for record in records)
+        click.echo(out.getvalue(), nl=False)
+    else:
+        headers = ["id", "provider", "model", "tier", "kind", "company", "valid_from", "input", "output",
+                   "cache read", "cache write", "cache 1h", "audio in", "cached audio", "audio out", "tiers"]
+        table = [[p.id, p.provider, p.model, p.service_tier, p.kind, p.company_id or "",
+                  p.valid_from.date().isoformat() if p.valid_from.time() == datetime.min.time()
+                  else p.valid_from.isoformat(),
+                  *(num(getattr(p, name)) for name in PRICE_COLUMNS),
+                  ", ".join(f"{c.removesuffix('_per_mtok')}>{t['start']}: {t['price']}"
+                            for c, steps in p.tiers.items() for t in steps)] for p in rows]
+        click.echo("Prices in USD per million tokens.")
+        click.echo(tabulate(table, headers=headers, disable_numparse=True))
+
+
+def _price_option(column: str, flag: str, text: str):
+    return click.option(flag, column, type=str, callback=_decimal, help=f"{text} per million tokens (USD).")
+
+
+def _decimal(ctx, param, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        raise click.BadParameter(f"{value!r} is not a decimal number") from None
+    if not number.is_finite() or number < 0:
+        raise click.BadParameter("must be a non-negative decimal number")
+    return number
+
+
+@prices.command("set")
+@click.option("--provider", required=True)
+@click.option("--model", required=True, help="Model name; stored as the catalog's id when the catalog knows it.")
+@click.option("--from", "valid_from", type=AT, required=True, help="UTC date/time the price applies from.")
+@click.option("--company", help="Only for this company (default: everyone).")
+@click.option("--tier", type=click.Choice(list(SERVICE_TIERS)), default="standard", show_default=True)
+@_price_option("input_per_mtok", "--input", "Input")
+@_price_option("output_per_mtok", "--output", "Output")
+@_price_option("cache_read_per_mtok", "--cache-read", "Cached input read")
+@_price_option("cache_write_per_mtok", "--cache-write", "Cache write (5 minutes)")
+@_price_option("cache_write_1h_per_mtok", "--cache-write-1h", "Cache write (1 hour)")
+@_price_option("input_audio_per_mtok", "--input-audio", "Audio input")
+@_price_option("cached_audio_per_mtok", "--cached-audio", "Cached audio input")
+@_price_option("output_audio_per_mtok", "--output-audio", "Audio output")
+def prices_set(provider: str, model: str, valid_from: datetime, company: str | None, tier: str,
+               **columns: Decimal | None) -> None:
+    """Set a negotiated price (an override of the catalog) from a date on."""
+    override = Override(provider=provider, model=model, valid_from=utc(valid_from), company_id=company,
+                        service_tier=tier, prices=TokenPrices(**columns))
+    try:
+        stored = set_override(get_session(), override)
+    except OverrideError as exc:
+        raise click.UsageError(str(exc)) from None
+    get_session().commit()
+    who = f"company {stored.company_id}" if stored.company_id else "everyone"
+    click.echo(f"Override {stored.id}: {stored.provider}/{stored.model} ({stored.service_tier}) for {who} "
+               f"from {stored.valid_from.isoformat()}. Run `flask costs reprice --since "
+               f"{stored.valid_from.date().isoformat()}` to apply it to calls already stored.")
+
+
+@prices.command("import-litellm")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.option("--from", "valid_from", type=AT, required=True, help="UTC date/time the prices apply from.")
+@click.option("--company", help="Only for this company (default: everyone).")
+def prices_import_litellm(path, valid_from: datetime, company: str | None) -> None:
+    """Import a LiteLLM model_prices_and_context_window.json file as overrides."""
+    try:
+        document = json.loads(path.read(), parse_float=Decimal)  # per-token prices stay exact
+    except json.JSONDecodeError as exc:
+        raise click.UsageError(f"{path.name} is not valid JSON: {exc}") from None
+    try:
+        result = import_litellm(get_session(), document, valid_from=utc(valid_from), company_id=company,
+                                source=f"litellm:{path.name}")
+    except OverrideError as exc:
+        raise click.UsageError(str(exc)) from None
+    get_session().commit()
+    click.echo(f"{len(result.stored)} prices stored from {path.name}; {len(result.skipped)} entries skipped.")
+    for name, reason in sorted(result.skipped.items()):
+        click.echo(f"  skipped {name}: {reason}")
+
