@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql
@@ -43,8 +44,8 @@ from app.pricing.usage import usage_of
 from app.records import CallRecord, IngestResult, NewCall
 
 STAGING = "llm_call_staging"
-# Batches of more calls than this are COPYed into the staging table; smaller ones (a single call)
-# travel as arrays in the ingest statement itself: one round trip instead of four.
+# Batches of more calls than this are COPYed into the staging table; smaller ones travel in the
+# ingest statement itself (one array per column; a single call as plain values): one round trip.
 COPY_ABOVE = 64
 # Retries when the prices changed between pricing and writing (a price edit at that instant).
 PRICING_ATTEMPTS = 5
@@ -59,14 +60,16 @@ _COLUMN_LIST = ", ".join(f'"{name}"' for name in COLUMNS)
 _STAGED = ", ".join(f'"{name}"' for name in ("id", *COLUMNS))
 _RETURNED = ", ".join(f'"{name}"' for name in rollups.SOURCE_COLUMNS)
 _ROLLED = ",\n".join(f"rolled_{n} AS ({rollups.upsert_sql(rollup, 'ins')})" for n, rollup in enumerate(rollups.ROLLUPS))
-# `ord` is the call's position in the batch. `staged` draws ids only if the price epoch is still
-# the one the calls were priced at (NULL: not checked); otherwise it is empty, nothing is
-# written, and the first column comes back NULL.
+# `ord` is the call's position in the batch. `staged` draws ids only if the price epoch ($1) is
+# still the one the calls were priced at (NULL: not checked); otherwise it is empty, nothing is
+# written, and the first column comes back NULL. Statements are run by a psycopg RawCursor
+# ($n placeholders, sent as they are): psycopg does not cache the conversion of %(name)s
+# placeholders for statements this long, and would parse the text on every call.
 _INGEST = f"""
 staged AS MATERIALIZED (
     SELECT nextval(CAST((SELECT pg_get_serial_sequence('llm_call_log', 'id')) AS regclass)) AS id, s.*
     FROM {STAGING} s
-    WHERE %(epoch)s::bigint IS NULL OR (SELECT max(epoch) FROM price_epoch) = %(epoch)s::bigint
+    WHERE $1::bigint IS NULL OR (SELECT max(epoch) FROM price_epoch) = $1::bigint
 ), keys AS (
     INSERT INTO llm_call_request (company_id, request_id, call_id, call_timestamp)
     SELECT company_id, request_id, id, timestamp FROM staged
@@ -84,11 +87,14 @@ SELECT (SELECT array_agg(id ORDER BY ord) FROM staged), coalesce((SELECT array_a
 """
 # The calls COPYed into the session's staging table …
 INGEST_STAGED_SQL = "WITH " + _INGEST
-# … or passed as one array per column, under the same name.
-_ARRAYS = ", ".join(
-    f"%({name})s::{LlmCall.__table__.c[name].type.compile(dialect=postgresql.dialect())}[]" for name in COLUMNS)
+# … or passed as one array per column ($2, $3, …), under the same name …
+_TYPES = {name: LlmCall.__table__.c[name].type.compile(dialect=postgresql.dialect()) for name in COLUMNS}
+_ARRAYS = ", ".join(f"${n}::{_TYPES[name]}[]" for n, name in enumerate(COLUMNS, start=2))
 INGEST_ARRAYS_SQL = (f"WITH {STAGING} AS (SELECT * FROM unnest({_ARRAYS}) WITH ORDINALITY AS t({_COLUMN_LIST}, ord)),"
                      + _INGEST)
+# … or, for one call, as plain values.
+_VALUES = ", ".join(f'${n}::{_TYPES[name]} AS "{name}"' for n, name in enumerate(COLUMNS, start=2))
+INGEST_ONE_SQL = f"WITH {STAGING} AS (SELECT {_VALUES}, 1::bigint AS ord)," + _INGEST
 CREATE_STAGING_SQL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ON COMMIT DELETE ROWS AS "
                       f"SELECT {_COLUMN_LIST}, 0::bigint AS ord FROM llm_call_log WITH NO DATA")
 
@@ -164,21 +170,25 @@ class Ledger:
     def _write(self, rows: list[dict[str, Any]], epoch: int | None) -> tuple[Any, ...]:
         """Run the ingest statement over `rows` (see the module docstring); epoch None: unchecked."""
         raw = self._session.connection().connection.driver_connection
-        with raw.cursor() as cursor:
-            if len(rows) <= COPY_ABOVE:
-                arrays = {name: [row[name] for row in rows] for name in COLUMNS}
-                arrays["metadata"] = [Jsonb(value) for value in arrays["metadata"]]
-                return cursor.execute(INGEST_ARRAYS_SQL, arrays | {"epoch": epoch}).fetchone()
-            # The table lives as long as the connection (made again if the transaction that made
-            # it rolled back) and empties itself at each commit; emptied here too, for the next
-            # batch of the same transaction.
-            cursor.execute(CREATE_STAGING_SQL)
-            with cursor.copy(f"COPY {STAGING} ({_COLUMN_LIST}, ord) FROM STDIN") as copy:
-                for position, row in enumerate(rows):
-                    copy.write_row([*(row[name] for name in COLUMNS[:-1]), Jsonb(row["metadata"]), position])
-            result = cursor.execute(INGEST_STAGED_SQL, {"epoch": epoch}).fetchone()
-            cursor.execute(f"DELETE FROM {STAGING}")
-            return result
+        with psycopg.RawCursor(raw) as cursor:
+            if len(rows) > COPY_ABOVE:
+                # The table lives as long as the connection (made again if the transaction that
+                # made it rolled back) and empties itself at each commit; emptied here too, for
+                # the next batch of the same transaction.
+                cursor.execute(CREATE_STAGING_SQL)
+                with cursor.copy(f"COPY {STAGING} ({_COLUMN_LIST}, ord) FROM STDIN") as copy:
+                    for position, row in enumerate(rows):
+                        copy.write_row([*(row[name] for name in COLUMNS[:-1]), Jsonb(row["metadata"]), position])
+                result = cursor.execute(INGEST_STAGED_SQL, [epoch]).fetchone()
+                cursor.execute(f"DELETE FROM {STAGING}")
+                return result
+            if len(rows) == 1:
+                [row] = rows
+                values = [row[name] for name in COLUMNS[:-1]]
+                return cursor.execute(INGEST_ONE_SQL, [epoch, *values, Jsonb(row["metadata"])]).fetchone()
+            arrays = [[row[name] for row in rows] for name in COLUMNS[:-1]]
+            metadata = [Jsonb(row["metadata"]) for row in rows]
+            return cursor.execute(INGEST_ARRAYS_SQL, [epoch, *arrays, metadata]).fetchone()
 
     def _earlier(self, lost: dict[tuple[str, str], int]) -> dict[int, CallRecord]:
         """The calls stored before under keys this batch lost, by the index of the call that lost."""
