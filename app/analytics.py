@@ -6,8 +6,9 @@ Whole-day questions (summaries, daily series, breakdowns, per-user costs, report
 read the rollups, kept exactly in step with the call log (:mod:`app.rollups`): the smallest one
 that has the dimensions asked for — per user (`llm_call_daily_user`), without users
 (`llm_call_daily_model`), else the full grain (`llm_call_daily`).
-The rolling 30-day total reads whole hours from `llm_call_hourly`. Only the partial hours at
-its edges (to the second) and the listing of individual calls touch raw rows of `llm_call_log`.
+The rolling 30-day total reads `llm_call_hourly`, made exact to the second with the raw calls of
+at most half an hour at its oldest edge and of the rest of the current hour; that and the listing
+of individual calls are the only reads of raw rows of `llm_call_log`.
 
 - Money is exact `Decimal`. Unpriced calls have NULL costs: sums skip them (and are coalesced to
   0 when nothing is priced), and every total says how many calls were unpriced.
@@ -26,7 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, ColumnElement, Text, exists, func, literal, not_, or_, select, true, tuple_
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, Text, case, exists, func, literal, not_, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from app.models import CallDaily, CallDailyModel, CallDailyUser, CallHourly, LlmCall
@@ -399,30 +400,33 @@ def user_model_costs(session: Session, user_id: str, start: date, end: date) -> 
 def rolling_total(session: Session, now: datetime, days: int = 30) -> Decimal:
     """Cost of the calls in the `days` before `now`, to the second: ``now - days < timestamp <= now``.
 
-    Whole hours strictly inside the window come from the hourly rollup; the two partial hours at
-    its edges from raw rows — one statement. `now` is a parameter, not SQL ``now()``: the caller
-    owns the clock (and a transaction's ``now()`` is frozen at its start).
+    One statement: the hourly rollup's rows for every hour the window touches, corrected by the
+    raw calls of the parts of its two edge hours that lie outside the window. At the newest edge
+    that is the rest of the current hour, after `now`: nearly always empty. At the oldest edge it
+    is the shorter side of `now - days` within its hour (at most 30 minutes of calls): subtracted
+    if it lies before, added if after. `now` is a parameter, not SQL ``now()``: the caller owns the
+    clock (and a transaction's ``now()`` is frozen at its start).
     """
     lower, upper = now - timedelta(days=days), now
-    first_full = _hour_start(lower) + timedelta(hours=1)  # first hour starting after `lower`
-    end_full = _hour_start(upper)  # whole hours end here (the hour holding `upper` is partial)
-    if first_full >= end_full:
-        return session.scalar(select(_raw_cost()).where(LlmCall.timestamp > lower, LlmCall.timestamp <= upper))
-    whole_hours = select(func.coalesce(func.sum(CallHourly.total_cost), ZERO)).where(
-        CallHourly.hour >= first_full, CallHourly.hour < end_full).scalar_subquery()
-    edges = select(_raw_cost()).where(or_(
-        (LlmCall.timestamp > lower) & (LlmCall.timestamp < first_full),
-        (LlmCall.timestamp >= end_full) & (LlmCall.timestamp <= upper),
-    )).scalar_subquery()
-    return session.scalar(select(whole_hours + edges))
+    lower_hour, end = _hour_start(lower), _hour_start(upper) + timedelta(hours=1)
+    ts, cost = LlmCall.timestamp, LlmCall.total_cost
+    outside = [(ts > upper) & (ts < end)]  # hourly rows count them; the window does not
+    if lower - lower_hour < timedelta(minutes=30):
+        first, inside = lower_hour, None
+        outside.append((ts >= lower_hour) & (ts <= lower))
+    else:  # the rest of the oldest hour is shorter: start at the next hour and add it from raw rows
+        first = lower_hour + timedelta(hours=1)
+        inside = (ts > lower) & (ts < first)
+    hours = select(func.coalesce(func.sum(CallHourly.total_cost), ZERO)).where(
+        CallHourly.hour >= first, CallHourly.hour < end).scalar_subquery()
+    signed = case((inside, cost), else_=-cost) if inside is not None else -cost
+    edges = select(func.coalesce(func.sum(signed), ZERO)).where(
+        or_(*outside, *([inside] if inside is not None else []))).scalar_subquery()
+    return session.scalar(select(hours + edges))
 
 
 def _hour_start(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _raw_cost() -> ColumnElement[Decimal]:
-    return func.coalesce(func.sum(LlmCall.total_cost), ZERO)
 
 
 def report(session: Session, since: date, until: date, by: str, company_id: str | None = None) -> list[ReportRow]:

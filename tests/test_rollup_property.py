@@ -95,7 +95,9 @@ def check_everything(session) -> None:
         "SELECT model, coalesce(sum(total_cost), 0), sum(total_tokens) FROM llm_call_log WHERE user_id = 'u1' "
         "GROUP BY model")).all()
     assert user == {model: (cost, tokens) for model, cost, tokens in raw_user}
-    for now in (datetime(2026, 3, 9, 13, 17, 5, tzinfo=UTC), datetime(2026, 3, 31, 0, 0, 0, tzinfo=UTC)):
+    # The oldest edge early in its hour (subtracted), late in it (added), and on the hour.
+    for now in (datetime(2026, 3, 9, 13, 17, 5, tzinfo=UTC), datetime(2026, 3, 9, 13, 47, 5, tzinfo=UTC),
+                datetime(2026, 3, 31, 0, 0, 0, tzinfo=UTC)):
         raw_total = session.scalar(select(func.coalesce(func.sum(LlmCall.total_cost), 0)).where(
             LlmCall.timestamp > now - timedelta(days=30), LlmCall.timestamp <= now))
         assert analytics.rolling_total(session, now, days=3) == session.scalar(select(func.coalesce(
