@@ -228,7 +228,7 @@ def run(config: BenchConfig) -> Results:
                 results.notes.append(
                     f"at analytics time: {load.row_count(engine):,} calls in llm_call_log, of which "
                     f"{load.calls_since(engine, traffic.end):,} posted over HTTP and stamped today (a heavier "
-                    f"today than the period's average day: the rolling total reads today's calls raw); "
+                    f"today than the period's average day); "
                     f"{load.row_count(engine, 'llm_call_daily'):,} rollup rows")
                 window = Window(traffic.start.date(), last_day, busiest_user(engine))
                 measure_analytics(host, port, database.url, window, config, results)
