@@ -7,12 +7,7 @@ company id and delete what they wrote.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,7 +15,7 @@ import pytest
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from app.embedded_pg import PROJECT_ROOT, free_port
+from app.bench.server import gunicorn as serve
 from app.ledger import Ledger
 from app.models import CallDaily, CallDailyModel, CallDailyUser, CallHourly, CallRequestKey, LlmCall
 from app.records import NewCall
@@ -41,27 +36,10 @@ def cleanup(engine):
 
 
 @pytest.fixture
-def gunicorn(database_url, cleanup):
-    port = free_port()
-    env = os.environ | {"DATABASE_URL": database_url}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "4", "wsgi:app"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=5)
-            break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+def gunicorn(database_url, cleanup, tmp_path):
+    """The base URL of a real gunicorn with 4 workers (the benchmark's, `app.bench.server`)."""
+    with serve(database_url, workers=4, log_path=tmp_path / "gunicorn.log") as (host, port, _):
+        yield f"http://{host}:{port}"
 
 
 def post(url: str, body: dict) -> tuple[int, dict]:

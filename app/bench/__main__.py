@@ -87,7 +87,7 @@ def load_data(engine: Engine, traffic: Traffic, config: BenchConfig, results: Re
     used: list[CpuUse] = []
     with CpuMeter(None, database_pid(engine)).measure(used):
         results.raw_copy_seconds = load.timed_copy(engine, chunks)
-    results.cpu["raw COPY"] = (used[0], sample)
+    results.cpu["raw COPY"] = (used[-1], sample)
     say(f"raw COPY: {sample / results.raw_copy_seconds:,.0f} calls/s")
     del chunks
     # Measured, not data: today would otherwise hold 200,000 calls more than a real partial day.
@@ -136,7 +136,7 @@ def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, 
     used: list[CpuUse] = []
     with meter.measure(used):
         results.batch = measure.batch_ingest(host, port, batches, config.batch_size, config.batch_clients)
-    results.cpu["HTTP batch ingest"] = (used[0], results.batch.calls)
+    results.cpu["HTTP batch ingest"] = (used[-1], results.batch.calls)
     say(f"  {results.batch.calls_per_second:,.0f} calls/s ({results.batch.problem or 'all stored'})")
     del batches
     measure.post_all(host, port, "/api/calls", warm_singles, config.single_clients)
@@ -146,7 +146,7 @@ def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, 
     say(f"single calls: {config.single_requests:,} requests from {config.single_clients} clients …")
     with meter.measure(used):
         results.single = measure.single_calls(host, port, singles, config.single_clients)
-    results.cpu[f"POST /api/calls, {config.single_clients} clients"] = (used[1], results.single.calls)
+    results.cpu[f"POST /api/calls, {config.single_clients} clients"] = (used[-1], results.single.calls)
     say(f"  p50 {results.single.latencies.ms(50):.1f} ms, p99 {results.single.latencies.ms(99):.1f} ms "
         f"({results.single.problem or 'all stored'})")
     reconnects = results.batch.reconnects + results.single.reconnects
