@@ -23,7 +23,7 @@ run: install
 	echo "database: $$DATABASE_URL"; \
 	$(BIN)/alembic upgrade head; \
 	$(BIN)/flask --app wsgi costs prices sync; \
-	exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $${WORKERS:-2} --access-logfile - wsgi:app
+	exec $(BIN)/gunicorn --config python:app.gunicorn_conf --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 ## Apply migrations only.
 migrate: install

@@ -10,6 +10,7 @@ from flask_smorest import Api
 
 from app import db
 from app.config import Settings
+from app.group_commit import GroupCommit
 from app.pricing import PriceCache
 
 
@@ -28,8 +29,10 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     )
     app.json.sort_keys = False
     _configure_logging()
-    db.init_app(app, database or db.Database.from_url(settings.database_url))
-    app.extensions["ledger_prices"] = PriceCache()  # this process's prices, checked at each write
+    database = database or db.Database.from_url(settings.database_url)
+    db.init_app(app, database)
+    app.extensions["ledger_prices"] = prices = PriceCache()  # this process's prices, checked at each write
+    app.extensions["ledger_group_commit"] = GroupCommit(database, prices)  # single calls, written together
 
     from app.api import analytics, health, ingest, prices
 

@@ -62,6 +62,11 @@ class Database:
     def __init__(self, engine: Engine, session_factory: sessionmaker[Session] | None = None) -> None:
         self.engine = engine
         self.session_factory = session_factory or sessionmaker(engine, expire_on_commit=False)
+        # For work that is one statement (app.group_commit): in autocommit, with no BEGIN and COMMIT
+        # round trips. A caller that brings its own sessions (the tests' rolled-back transaction)
+        # gets those.
+        self.statement_factory = session_factory or sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> Database:

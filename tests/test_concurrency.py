@@ -1,7 +1,7 @@
 """Retries racing each other through a real gunicorn: one call stored, every answer the same call.
 
 These tests commit for real (the race needs separate transactions), so they use their own
-company id and delete what they wrote.
+company id and delete what they wrote (`tests.committed`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.bench.server import gunicorn as serve
 from app.ledger import Ledger
-from app.models import CallDaily, CallDailyModel, CallDailyUser, CallHourly, CallRequestKey, LlmCall
+from app.models import LlmCall
 from app.records import NewCall
+from tests.committed import delete_company
 
 COMPANY = "concurrency-test"
 
@@ -26,13 +27,7 @@ COMPANY = "concurrency-test"
 @pytest.fixture
 def cleanup(engine):
     yield
-    with Session(engine) as session:
-        ids = select(LlmCall.id).where(LlmCall.company_id == COMPANY)
-        session.execute(delete(CallRequestKey).where(CallRequestKey.company_id == COMPANY))
-        session.execute(delete(LlmCall).where(LlmCall.id.in_(ids)))
-        for rollup in (CallDaily, CallDailyModel, CallDailyUser, CallHourly):
-            session.execute(delete(rollup).where(rollup.company_id == COMPANY))
-        session.commit()
+    delete_company(engine, COMPANY)
 
 
 @pytest.fixture

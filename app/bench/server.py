@@ -26,7 +26,7 @@ def gunicorn(database_url: str, *, workers: int, log_path: Path) -> Iterator[tup
     env = os.environ | {"DATABASE_URL": database_url}
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+            [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
              "--timeout", str(WORKER_TIMEOUT_S), "wsgi:app"],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log,
         )

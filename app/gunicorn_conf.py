@@ -1,0 +1,14 @@
+"""gunicorn settings of `make run` and the benchmark: ``gunicorn -c python:app.gunicorn_conf wsgi:app``.
+
+gthread workers: each process serves up to `threads` requests at once and keeps client
+connections alive between requests, so the single calls a process receives together are
+written together (:mod:`app.group_commit`). `WORKERS` (default 2, one per core here) and
+`THREADS` (default 16) override the defaults; command-line options override both.
+"""
+
+import os
+
+worker_class = "gthread"
+workers = int(os.environ.get("WORKERS", "2"))
+threads = int(os.environ.get("THREADS", "16"))
+keepalive = 5  # seconds an idle client connection is kept open
