@@ -12,3 +12,11 @@ worker_class = "gthread"
 workers = int(os.environ.get("WORKERS", "2"))
 threads = int(os.environ.get("THREADS", "16"))
 keepalive = 5  # seconds an idle client connection is kept open
+
+
+def pre_request(worker, req):
+    """A batch is seconds of one process's CPU: its connection is closed after the answer, so the
+    client's next batch goes to whichever worker is free. Kept alive, two batch clients could stay
+    on one worker and share its one core (one interpreter lock) while the other worker idles."""
+    if req.path == "/api/calls/batch":
+        req.must_close = True
