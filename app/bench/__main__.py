@@ -129,8 +129,8 @@ def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, 
         batches = json_bodies(traffic.live_bodies(config.batches * config.batch_size, "http-batch", now),
                               config.batch_size)
         warm_singles = json_bodies(traffic.live_bodies(4 * config.single_clients, "http-single-warm-up", now), None)
-        singles = json_bodies(traffic.live_bodies(SINGLE_ALONE_REQUESTS + config.single_requests, "http-single", now),
-                              None)
+        alone = json_bodies(traffic.live_bodies(SINGLE_ALONE_REQUESTS, "http-single-alone", now), None)
+        singles = json_bodies(traffic.live_bodies(config.single_requests, "http-single-concurrent", now), None)
     measure.post_all(host, port, "/api/calls/batch", warm_batches, config.batch_clients)
     say(f"HTTP batch ingest: {config.batches} × {config.batch_size:,} calls from {config.batch_clients} clients …")
     used: list[CpuUse] = []
@@ -141,8 +141,7 @@ def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, 
     del batches
     measure.post_all(host, port, "/api/calls", warm_singles, config.single_clients)
     say(f"single calls: {SINGLE_ALONE_REQUESTS} requests from one client …")
-    results.single_alone = measure.single_calls(host, port, singles[:SINGLE_ALONE_REQUESTS], 1)
-    singles = singles[SINGLE_ALONE_REQUESTS:]
+    results.single_alone = measure.single_calls(host, port, alone, 1)
     say(f"single calls: {config.single_requests:,} requests from {config.single_clients} clients …")
     with meter.measure(used):
         results.single = measure.single_calls(host, port, singles, config.single_clients)
@@ -223,6 +222,11 @@ def run(config: BenchConfig) -> Results:
             load_data(engine, traffic, config, results)
             with gunicorn(database.url, workers=config.workers, log_path=workdir / "gunicorn.log") as (host, port, pid):
                 measure_ingest(host, port, traffic, config, results, CpuMeter(pid, database_pid(engine)))
+                calls, statements = load.write_statements(engine, "bench-http-single-concurrent-", traffic.end)
+                results.notes.append(
+                    f"POST /api/calls from {config.single_clients} clients: {calls:,} calls written by {statements:,} "
+                    f"statements, {calls / max(statements, 1):.1f} calls each on average (group commit: the calls a "
+                    "worker receives while it writes are written together, app/group_commit.py)")
                 with phase(results, "ANALYZE"):
                     load.vacuum_analyze(engine, analyze_only=True)
                 results.notes.append(

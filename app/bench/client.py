@@ -1,9 +1,10 @@
 """An HTTP client for the measurements: one keep-alive connection per thread, timed requests.
 
 `http.client` asks for keep-alive (HTTP/1.1). A server that closes the connection after a
-response (gunicorn's sync workers do) makes the next request open a new one; that is part of
-the latency measured, as it would be for a real client. A request that finds the connection
-already closed is sent again once on a new one (safe: every POST carries a requestId).
+response (gunicorn does after a batch, see app/gunicorn_conf.py) makes the next request open a new
+one; that is part of the latency measured, as it would be for a real client. A request that finds
+the connection already closed is sent again once on a new one (safe: every POST carries a
+requestId).
 """
 
 from __future__ import annotations

@@ -94,3 +94,15 @@ def calls_since(engine: Engine, since: datetime) -> int:
     with engine.connect() as conn:
         return conn.execute(text("SELECT count(*) FROM llm_call_log WHERE timestamp >= :since"),
                             {"since": since}).scalar_one()
+
+
+def write_statements(engine: Engine, request_prefix: str, since: datetime) -> tuple[int, int]:
+    """(calls, statements that wrote them) of the calls stamped from `since` whose request id
+    starts with `request_prefix`. The calls of one statement share its transaction's `now()` as
+    ``recorded_at``, so the statements are the distinct ``recorded_at`` values."""
+    with engine.connect() as conn:
+        calls, statements = conn.execute(
+            text("SELECT count(*), count(DISTINCT recorded_at) FROM llm_call_log "
+                 "WHERE timestamp >= :since AND request_id LIKE :pattern"),
+            {"since": since, "pattern": request_prefix.replace("_", r"\_") + "%"}).one()
+    return calls, statements

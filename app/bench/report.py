@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from tabulate import tabulate
 
+from app import gunicorn_conf
 from app.bench.config import BenchConfig
 from app.bench.cpu import CpuUse
 from app.bench.measure import Comparison, IngestRun
@@ -105,8 +106,9 @@ def render(results: Results) -> str:
         f"  machine            {results.machine}",
         f"  database           {results.database}",
         "  settings           " + ", ".join(f"{name}={value}" for name, value in results.settings.items()),
-        (f"  server             gunicorn, {config.workers} sync workers (they close the connection after each "
-         "answer, so clients reconnect); HTTP clients are threads of this process"),
+        (f"  server             gunicorn as `make run` starts it (app/gunicorn_conf.py): {config.workers} gthread "
+         f"workers of {gunicorn_conf.threads} threads, connections kept alive (a batch's closed after its answer); HTTP clients are "
+         "threads of this process, one keep-alive connection each"),
         (f"  analytics          {config.warmups} warm-ups, then {config.reps} timed runs of each; ours = HTTP to "
          "gunicorn, and `flask costs report` through create_app().test_cli_runner() in this process (no Python "
          "start-up); naive = plain GROUP BY on llm_call_log via psycopg, no HTTP (SQL in app/bench/questions.py)"),
