@@ -122,7 +122,7 @@ def database_pid(engine: Engine) -> int | None:
 
 
 def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, results: Results,
-                   meter: CpuMeter) -> None:
+                   meter: CpuMeter, workdir: Path) -> None:
     now = datetime.now(UTC)
     with phase(results, "serialise request bodies"):
         warm_batches = json_bodies(traffic.live_bodies(2 * 100, "http-batch-warm-up", now), 100)
@@ -148,6 +148,14 @@ def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, 
     results.cpu[f"POST /api/calls, {config.single_clients} clients"] = (used[-1], results.single.calls)
     say(f"  p50 {results.single.latencies.ms(50):.1f} ms, p99 {results.single.latencies.ms(99):.1f} ms "
         f"({results.single.problem or 'all stored'})")
+    say(f"single calls: the same {config.single_requests:,} requests from {config.single_clients} clients to the "
+        "floor (app/bench/floor.py: validated and answered, neither priced nor stored) …")
+    with gunicorn("", workers=config.workers, log_path=workdir / "floor.log", app="app.bench.floor:app") as floor:
+        measure.post_all(floor[0], floor[1], "/api/calls", warm_singles, config.single_clients)
+        with CpuMeter(floor[2], None).measure(used):
+            results.single_floor = measure.single_calls(floor[0], floor[1], singles, config.single_clients)
+    results.cpu[f"floor, {config.single_clients} clients"] = (used[-1], results.single_floor.calls)
+    say(f"  p50 {results.single_floor.latencies.ms(50):.1f} ms, p99 {results.single_floor.latencies.ms(99):.1f} ms")
     reconnects = results.batch.reconnects + results.single.reconnects
     if reconnects:
         results.notes.append(f"{reconnects} requests found their connection closed and were sent again")
@@ -221,7 +229,7 @@ def run(config: BenchConfig) -> Results:
                 load.make_partitions(engine, traffic.start.date(), today)
             load_data(engine, traffic, config, results)
             with gunicorn(database.url, workers=config.workers, log_path=workdir / "gunicorn.log") as (host, port, pid):
-                measure_ingest(host, port, traffic, config, results, CpuMeter(pid, database_pid(engine)))
+                measure_ingest(host, port, traffic, config, results, CpuMeter(pid, database_pid(engine)), workdir)
                 calls, statements = load.write_statements(engine, "bench-http-single-concurrent-", traffic.end)
                 results.notes.append(
                     f"POST /api/calls from {config.single_clients} clients: {calls:,} calls written by {statements:,} "

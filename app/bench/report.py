@@ -34,6 +34,7 @@ class Results:
     batch: IngestRun | None = None
     single: IngestRun | None = None
     single_alone: IngestRun | None = None  # the same requests from one client: service time without queueing
+    single_floor: IngestRun | None = None  # the same requests answered unpriced and unstored (app/bench/floor.py)
     comparisons: list[Comparison] = field(default_factory=list)
     cpu: dict[str, tuple[CpuUse, int]] = field(default_factory=dict)  # measurement → (CPU used, calls)
 
@@ -70,6 +71,11 @@ def table(results: Results) -> str:
                      f"1 client: p50 {_ms(alone.latencies.ms(50))} / p99 {_ms(alone.latencies.ms(99))} ms" if alone
                      else "", "", f"p99 < {SINGLE_P99_MS:g} ms", _status(run.latencies.ms(99) < SINGLE_P99_MS),
                      run.problem or "all stored"])
+    if results.single_floor:
+        run = results.single_floor
+        rows.append(["floor: the same calls validated and answered, neither priced nor stored (app/bench/floor.py)",
+                     (f"p50 {_ms(run.latencies.ms(50))} / p99 {_ms(run.latencies.ms(99))} ms "
+                      f"({run.calls_per_second:,.0f} calls/s)"), "", "", "the floor under the row above", "", ""])
     for comparison in results.comparisons:
         question = comparison.question
         ours_p95 = comparison.ours.ms(95)

@@ -19,15 +19,17 @@ WORKER_TIMEOUT_S = 300
 
 
 @contextlib.contextmanager
-def gunicorn(database_url: str, *, workers: int, log_path: Path) -> Iterator[tuple[str, int, int]]:
-    """Yield (host, port, master pid) of a gunicorn answering ``/healthz``; its log (the app's
-    per-call lines included, as in production) goes to `log_path`."""
+def gunicorn(database_url: str, *, workers: int, log_path: Path,
+             app: str = "wsgi:app") -> Iterator[tuple[str, int, int]]:
+    """Yield (host, port, master pid) of a gunicorn serving `app` (with the settings `make run`
+    uses) once it answers ``/healthz``; its log (the app's per-call lines included, as in
+    production) goes to `log_path`."""
     port = free_port()
     env = os.environ | {"DATABASE_URL": database_url}
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-             "--timeout", str(WORKER_TIMEOUT_S), "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf", "--workers", str(workers),
+             "--bind", f"127.0.0.1:{port}", "--timeout", str(WORKER_TIMEOUT_S), app],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log,
         )
     try:
