@@ -2,8 +2,8 @@
 
 One `Database` per app: an engine and a session factory. A request (or CLI command) gets one
 session, lazily, from :func:`get_session`; it is closed when the request ends. Writes are
-committed at the boundary — by the handler or command that owns the unit of work — never inside
-services or models.
+committed at the boundary — by the handler or command that owns the unit of work (for single
+calls, the group commit that writes them: `app.group_commit`) — never inside services or models.
 """
 
 from __future__ import annotations
