@@ -34,11 +34,12 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     app.extensions["ledger_prices"] = prices = PriceCache()  # this process's prices, checked at each write
     app.extensions["ledger_group_commit"] = GroupCommit(database, prices)  # single calls, written together
 
-    from app.api import analytics, health, ingest, prices
+    from app.api import analytics, health, ingest, prices, register_errors
 
     api = Api(app, spec_kwargs=_spec_kwargs())
     for blueprint in (ingest.bp, analytics.bp, prices.bp, health.bp):
         api.register_blueprint(blueprint)
+    register_errors(app)
 
     from app import cli
 

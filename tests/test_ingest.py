@@ -286,3 +286,20 @@ def test_oversized_request_body_is_a_413(client, app):
     r = client.post("/api/calls/batch", json={"calls": [call()] * 100})
     assert r.status_code == 413
     assert r.json["status"] == "Request Entity Too Large"
+
+
+def test_an_unreachable_database_is_a_503_that_names_the_retry():
+    from app import create_app
+    from app.config import Settings
+    from app.embedded_pg import free_port
+
+    client = create_app(Settings(database_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere")
+                        ).test_client()
+    single = client.post("/api/calls", json={"provider": "openai", "model": "gpt-4o", "inputTokens": 1,
+                                             "outputTokens": 1, "requestId": "unreachable"})
+    batch = client.post("/api/calls/batch", json={"calls": [{"provider": "openai", "model": "gpt-4o",
+                                                             "inputTokens": 1, "outputTokens": 1}]})
+    summary = client.get("/api/costs/summary?startDate=2026-11-01&endDate=2026-11-30")
+    for answer in (single, batch, summary):
+        assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+        assert answer.json["code"] == 503 and "retry" in answer.json["message"].lower()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal
 from typing import Any
 
 import flask
+import psycopg
+import sqlalchemy.exc
 from flask_smorest import Blueprint as _SmorestBlueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -35,3 +38,23 @@ class ExactNumbersBlueprint(Blueprint):
     """For bodies that carry money: ``2.5e-06`` arrives as ``Decimal("0.0000025")``, never a float."""
 
     ARGUMENTS_PARSER = _ExactParser()
+
+
+log = logging.getLogger(__name__)
+
+# The database could not be reached, dropped the connection, or cancelled the statement: the
+# service's trouble, not the request's.
+DATABASE_UNAVAILABLE = (psycopg.OperationalError, sqlalchemy.exc.OperationalError)
+
+
+def register_errors(app: flask.Flask) -> None:
+    for error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error, _database_unavailable)
+
+
+def _database_unavailable(exc: Exception) -> tuple[dict[str, Any], int, dict[str, str]]:
+    log.error("Database unavailable, answered 503: %s", exc)
+    return ({"code": 503, "status": "Service Unavailable",
+             "message": "The database is unavailable; try again. A retry with the same requestId is stored at "
+                        "most once."},
+            503, {"Retry-After": "1"})
