@@ -7,10 +7,12 @@ from decimal import Decimal
 
 import pytest
 from genai_prices import Usage, calc_price
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.pricing import PriceBook, TokenUsage, compute_cost
 from app.pricing.catalog import ALWAYS, catalog_prices, normalise_model, normalise_provider, resolve
-from app.pricing.cost import EnginePrice, to_genai
+from app.pricing.cost import CallCost, EnginePrice, engine_price, to_genai
 from app.pricing.store import PriceRef
 
 CASES = [
@@ -120,3 +122,51 @@ def test_the_engine_with_units_resolved_once_prices_as_calc_price_does():
             assert (ours["input_price"], ours["output_price"]) == (theirs["input_price"], theirs["output_price"])
             checked += 1
     assert checked > 1_000
+
+
+PLAIN_USAGES = [  # only text input, cache reads and output: what integer arithmetic prices
+    TokenUsage(input_tokens=0, output_tokens=1),
+    TokenUsage(input_tokens=1, output_tokens=0),
+    TokenUsage(input_tokens=1_234, output_tokens=567, cached_input_tokens=1_234),
+    TokenUsage(input_tokens=120_000, output_tokens=9_000, cached_input_tokens=64_000, reasoning_tokens=8_000),
+    TokenUsage(input_tokens=199_999, output_tokens=70_000),
+    TokenUsage(input_tokens=200_001, output_tokens=70_000, cached_input_tokens=100_000),
+    TokenUsage(input_tokens=999_999_999_999, output_tokens=999_999_999_999, cached_input_tokens=1),
+]
+
+
+def _costs(price, usage, make_engine):
+    try:
+        return compute_cost(price, usage, make_engine(price))
+    except Exception as error:  # the engine refuses some prices and usages: so must the integer path
+        return type(error)
+
+
+def _engine_only(price):
+    return EnginePrice(to_genai(price))  # no PlainRates: every call through the engine
+
+
+def test_integer_arithmetic_prices_exactly_as_the_engine_does():
+    """Every catalog price × usage shape: `engine_price` (integer arithmetic where it applies) and
+    the engine alone give the same costs, digit for digit, or refuse alike."""
+    plain = 0
+    for catalog_price in catalog_prices():
+        ours, engine_only = engine_price(catalog_price), _engine_only(catalog_price)
+        for usage in USAGES + PLAIN_USAGES:
+            expected = _costs(catalog_price, usage, lambda _: engine_only)
+            assert _costs(catalog_price, usage, lambda _: ours) == expected, (catalog_price, usage)
+            plain += ours.plain is not None and isinstance(expected, CallCost) and ours.plain.cost(usage) is not None
+    assert plain > 5_000  # the integer path was taken, not only the engine's
+
+
+@settings(max_examples=300, deadline=None)
+@given(rates=st.tuples(*[st.one_of(st.none(), st.decimals(min_value=0, max_value=1000, places=14))] * 3),
+       input_tokens=st.integers(0, 10**12), output_tokens=st.integers(0, 10**12), data=st.data())
+def test_integer_arithmetic_matches_the_engine_for_any_plain_price(rates, input_tokens, output_tokens, data):
+    input_rate, read_rate, output_rate = rates
+    cached = data.draw(st.integers(0, input_tokens))
+    reasoning = data.draw(st.integers(0, output_tokens))
+    some = price(input_per_mtok=input_rate, cache_read_per_mtok=read_rate, output_per_mtok=output_rate)
+    usage = TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens, cached_input_tokens=cached,
+                       reasoning_tokens=reasoning)
+    assert _costs(some, usage, engine_price) == _costs(some, usage, _engine_only)
