@@ -82,6 +82,7 @@ def load_data(engine: Engine, traffic: Traffic, config: BenchConfig, results: Re
                 say(f"  {min(done + LOAD_TRANSACTION_CALLS, config.calls):,} calls loaded")
         with phase(results, f"generate {sample:,} calls stamped today for the timed COPY"):
             chunks = list(pricer.chunks(traffic.calls(sample, "copy", live_until=datetime.now(UTC))))
+    checkpoint(engine, results, "the timed COPY")
     say(f"timed raw COPY of {sample:,} calls …")
     results.raw_copy_calls = sample
     used: list[CpuUse] = []
@@ -103,6 +104,15 @@ def load_data(engine: Engine, traffic: Traffic, config: BenchConfig, results: Re
     say(f"  {rebuilt.rows:,} rollup rows for {rebuilt.first_day} … {rebuilt.last_day}")
     with phase(results, "VACUUM ANALYZE"):
         load.vacuum_analyze(engine)
+    checkpoint(engine, results, "the HTTP measurements")
+
+
+def checkpoint(engine: Engine, results: Results, before: str) -> None:
+    """A CHECKPOINT before timed work: none started by the bulk load runs during it."""
+    with phase(results, f"CHECKPOINT before {before}"):
+        problem = load.checkpoint(engine)
+    if problem and problem not in results.notes:
+        results.notes.append(problem)
 
 
 def json_bodies(bodies: Iterator[dict[str, Any]], per_request: int | None) -> list[bytes]:

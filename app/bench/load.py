@@ -14,8 +14,10 @@ import time
 from collections.abc import Iterable
 from datetime import date, datetime
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app import partitions, rollups
@@ -83,6 +85,20 @@ def vacuum_analyze(engine: Engine, *, analyze_only: bool = False) -> None:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         for table in ("llm_call_log", "llm_call_request", "llm_call_daily"):
             conn.execute(text(f"{'ANALYZE' if analyze_only else 'VACUUM (ANALYZE)'} {table}"))
+
+
+def checkpoint(engine: Engine) -> str | None:
+    """Write every dirty page out now (``CHECKPOINT``), so that no checkpoint started by the bulk
+    load spreads its writes over a timed measurement afterwards. Returns why it could not be done
+    (a server where we lack the right), or None."""
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("CHECKPOINT"))
+    except DBAPIError as error:
+        if not isinstance(error.orig, psycopg.errors.InsufficientPrivilege):
+            raise
+        return f"CHECKPOINT not allowed on this server ({error.orig}); a checkpoint may run during measurements"
+    return None
 
 
 def row_count(engine: Engine, table: str = "llm_call_log") -> int:
