@@ -160,11 +160,11 @@ def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, 
         f"({results.single.problem or 'all stored'})")
     say(f"single calls: the same {config.single_requests:,} requests from {config.single_clients} clients to the "
         "floor (app/bench/floor.py: validated and answered, neither priced nor stored) …")
-    floor_app = "app.bench.floor:app"
-    with gunicorn("", workers=config.workers, log_path=workdir / "floor.log", app=floor_app) as (host, port, pid):
-        measure.post_all(host, port, "/api/calls", warm_singles, config.single_clients)
-        with CpuMeter(pid, None).measure(used):
-            results.single_floor = measure.single_calls(host, port, singles, config.single_clients)
+    floor = gunicorn("", workers=config.workers, log_path=workdir / "floor.log", app="app.bench.floor:app")
+    with floor as (floor_host, floor_port, floor_pid):
+        measure.post_all(floor_host, floor_port, "/api/calls", warm_singles, config.single_clients)
+        with CpuMeter(floor_pid, None).measure(used):
+            results.single_floor = measure.single_calls(floor_host, floor_port, singles, config.single_clients)
     results.cpu[f"floor, {config.single_clients} clients"] = (used[-1], results.single_floor.calls)
     say(f"  p50 {results.single_floor.latencies.ms(50):.1f} ms, p99 {results.single_floor.latencies.ms(99):.1f} ms")
     reconnects = results.batch.reconnects + results.single.reconnects
