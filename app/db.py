@@ -12,10 +12,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from flask import Flask, current_app, g
 from sqlalchemy import BigInteger, DateTime, MetaData, Numeric, Text, create_engine
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Deterministic constraint names, so migrations name what the models name.
@@ -26,6 +28,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# The database could not be reached, dropped the connection, or cancelled the statement — raised
+# by psycopg itself (the ledger's raw cursor) or wrapped by SQLAlchemy: no caller's fault.
+DATABASE_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, OperationalError, InterfaceError)
 
 # Money: enough scale for one token of the cheapest catalog price (prices carry up to 12
 # decimals per million tokens, so a per-token cost needs 18), and 12 integer digits.

@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import threading
 
-import psycopg
-from sqlalchemy.exc import InterfaceError, OperationalError
-
 from app import ledger
-from app.db import Database
+from app.db import DATABASE_UNAVAILABLE, Database
 from app.pricing import PriceCache
 from app.records import IngestResult, NewCall
 
@@ -166,4 +163,4 @@ def _not_the_calls_fault(exc: BaseException) -> bool:
     """The connection or the database failed (lost connection, shutdown, cancelled statement),
     not a call's data: writing the calls one by one would not help — and a call without a
     requestId could be stored twice if the lost statement had committed."""
-    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, OperationalError, InterfaceError))
+    return isinstance(exc, DATABASE_UNAVAILABLE)

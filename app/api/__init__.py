@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 import flask
-import psycopg
-import sqlalchemy.exc
 from flask_smorest import Blueprint as _SmorestBlueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+
+from app.db import DATABASE_UNAVAILABLE
 
 
 class _Parser(FlaskParser):
@@ -41,11 +41,6 @@ class ExactNumbersBlueprint(Blueprint):
 
 
 log = logging.getLogger(__name__)
-
-# The database could not be reached, dropped the connection, or cancelled the statement: the
-# service's trouble, not the request's.
-DATABASE_UNAVAILABLE = (psycopg.OperationalError, sqlalchemy.exc.OperationalError)
-
 
 def register_errors(app: flask.Flask) -> None:
     for error in DATABASE_UNAVAILABLE:

@@ -61,7 +61,7 @@ def delete_calls(engine: Engine, request_prefix: str, since: datetime) -> int:
     """Delete calls stamped from `since` whose request id starts with `request_prefix`."""
     with engine.begin() as conn:
         return conn.execute(text("DELETE FROM llm_call_log WHERE timestamp >= :since AND request_id LIKE :pattern"),
-                            {"since": since, "pattern": request_prefix.replace("_", r"\_") + "%"}).rowcount
+                            {"since": since, "pattern": _starting_with(request_prefix)}).rowcount
 
 
 def claim_keys(engine: Engine) -> int:
@@ -120,5 +120,10 @@ def write_statements(engine: Engine, request_prefix: str, since: datetime) -> tu
         calls, statements = conn.execute(
             text("SELECT count(*), count(DISTINCT recorded_at) FROM llm_call_log "
                  "WHERE timestamp >= :since AND request_id LIKE :pattern"),
-            {"since": since, "pattern": request_prefix.replace("_", r"\_") + "%"}).one()
+            {"since": since, "pattern": _starting_with(request_prefix)}).one()
     return calls, statements
+
+
+def _starting_with(prefix: str) -> str:
+    """A LIKE pattern for request ids that start with `prefix`."""
+    return prefix.replace("_", r"\_") + "%"
