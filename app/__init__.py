@@ -10,7 +10,7 @@ from flask_smorest import Api
 
 from app import db
 from app.config import Settings
-from app.group_commit import GroupCommit
+from app.ledger.group_commit import GroupCommit
 from app.pricing import PriceCache
 
 

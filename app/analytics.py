@@ -3,7 +3,7 @@
 Functions take a `Session` and return plain frozen dataclasses; ORM rows never leave this module.
 
 Whole-day questions (summaries, daily series, breakdowns, per-user costs, reports, page counts)
-read the rollups, kept exactly in step with the call log (:mod:`app.rollups`): the smallest one
+read the rollups, kept exactly in step with the call log (:mod:`app.ledger.rollups`): the smallest one
 that has the dimensions asked for — per user (`llm_call_daily_user`), without users
 (`llm_call_daily_model`), else the full grain (`llm_call_daily`).
 The rolling 30-day total reads `llm_call_hourly`, made exact to the second with the raw calls of

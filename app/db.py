@@ -3,7 +3,7 @@
 One `Database` per app: an engine and a session factory. A request (or CLI command) gets one
 session, lazily, from :func:`get_session`; it is closed when the request ends. Writes are
 committed at the boundary — by the handler or command that owns the unit of work (for single
-calls, the group commit that writes them: `app.group_commit`) — never inside services or models.
+calls, the group commit that writes them: `app.ledger.group_commit`) — never inside services or models.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class Database:
     def __init__(self, engine: Engine, session_factory: sessionmaker[Session] | None = None) -> None:
         self.engine = engine
         self.session_factory = session_factory or sessionmaker(engine, expire_on_commit=False)
-        # For work that is one statement (app.group_commit): in autocommit, with no BEGIN and COMMIT
+        # For work that is one statement (app.ledger.group_commit): in autocommit, with no BEGIN and COMMIT
         # round trips. A caller that brings its own sessions (the tests' rolled-back transaction)
         # gets those.
         self.statement_factory = session_factory or sessionmaker(

@@ -2,7 +2,7 @@
 
 gthread workers: each process serves up to `threads` requests at once and keeps client
 connections alive between requests, so the single calls a process receives together are
-written together (:mod:`app.group_commit`). `WORKERS` (default 2, one per core here) and
+written together (:mod:`app.ledger.group_commit`). `WORKERS` (default 2, one per core here) and
 `THREADS` (default 16) override the defaults; command-line options override both.
 """
 

@@ -1,4 +1,4 @@
-"""Group commit (`app.group_commit`): single calls recorded at the same moment share one write,
+"""Group commit (`app.ledger.group_commit`): single calls recorded at the same moment share one write,
 and every caller still gets its own call's answer — stored, duplicate, or its own error.
 
 These tests commit for real (a write must be held up by another transaction while calls queue
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.group_commit import GroupCommit
+from app.ledger.group_commit import GroupCommit
 from app.ledger import COPY_ABOVE
 from app.models import LlmCall
 from app.pricing import PriceCache

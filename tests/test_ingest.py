@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app import ledger
+from app.ledger import ingest as ledger
 from app.models import CallRequestKey, LlmCall
 
 TS = "2026-03-05T10:00:00+00:00"

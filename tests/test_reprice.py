@@ -1,4 +1,4 @@
-"""`flask costs reprice` and `app.pricing.reprice`: unpriced calls get priced once a price exists,
+"""`flask costs reprice` and `app.ledger.reprice`: unpriced calls get priced once a price exists,
 `--all` follows price corrections, range filters, and a second run changes nothing."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import LlmCall, ModelPrice
-from app.pricing.reprice import Repricer, RepriceScope
+from app.ledger.reprice import Repricer, RepriceScope
 
 PROVIDER, MODEL = "acme", "acme-llm-1"  # a model the catalog does not know
 

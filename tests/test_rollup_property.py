@@ -22,7 +22,7 @@ from app.ledger import Ledger
 from app.models import CallDaily, LlmCall, ModelPrice
 from app.pricing.catalog import TokenPrices
 from app.pricing.overrides import Override, set_override
-from app.pricing.reprice import Repricer, RepriceScope
+from app.ledger.reprice import Repricer, RepriceScope
 from app.records import NewCall
 
 DAY0 = date(2026, 3, 1)

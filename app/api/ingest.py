@@ -32,7 +32,7 @@ def _view(result: IngestResult) -> dict[str, Any]:
 @bp.response(201, CallOutSchema, description="Stored; costs computed with the price in force at `timestamp`.")
 @bp.alt_response(200, schema=CallOutSchema, description="A retry of a stored call (same requestId): the original.")
 def record_call(call: NewCall):
-    # Written with the calls other threads of this process are recording now (app.group_commit).
+    # Written with the calls other threads of this process are recording now (app.ledger.group_commit).
     result = current_app.extensions["ledger_group_commit"].record(call)
     return current_app.json.response(_CALLS_OUT.one(_view(result))), 200 if result.duplicate else 201
 

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app import partitions, rollups
+from app import partitions
+from app.ledger import rollups
 from app.bench.generate import COPY_COLUMNS
 
 _QUOTED = ", ".join(f'"{name}"' for name in COPY_COLUMNS)

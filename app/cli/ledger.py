@@ -11,7 +11,7 @@ import click
 from app.cli.common import DAY, costs, logger_level, num
 from app.db import get_session
 from app.demo import DemoSummary, DemoTraffic, record_demo
-from app.pricing.reprice import DEFAULT_BATCH_SIZE, Repricer, RepriceScope
+from app.ledger.reprice import DEFAULT_BATCH_SIZE, Repricer, RepriceScope
 
 
 @costs.command("reprice")

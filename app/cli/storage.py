@@ -11,7 +11,7 @@ from tabulate import tabulate
 from app.cli.common import DAY, partitions, rollups_group
 from app.db import get_session
 from app.partitions import add_months, drop_partitions_before, ensure_partitions, list_partitions, month_start
-from app.rollups import rebuild as rebuild_rollups
+from app.ledger.rollups import rebuild as rebuild_rollups
 
 
 @partitions.command("list")

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from app import rollups
+from app.ledger import rollups
 from app.models import LlmCall
 from app.pricing.store import PriceBook
 from app.pricing.usage import GENAI_KEYS

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 
-from app import ledger
+from app.ledger import ingest as ledger
 from app.db import DATABASE_UNAVAILABLE, Database
 from app.pricing import PriceCache
 from app.records import IngestResult, NewCall

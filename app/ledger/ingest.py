@@ -13,22 +13,20 @@ transaction:
    (``INSERT … SELECT … ON CONFLICT DO NOTHING``, in key order so that concurrent batches never
    deadlock and a concurrent retry waits for the first writer), inserts the calls whose key it
    won (or that have none) into the partitioned log, and adds them to the rollups
-   (:mod:`app.rollups`). With a price cache the statement writes nothing unless the price epoch
+   (:mod:`app.ledger.rollups`). With a price cache the statement writes nothing unless the price epoch
    (`app.models.price_epoch`) is still the one the calls were priced at; they are then priced
    again with fresh prices;
-5. returns, in input order, each call's stored row and whether it was a duplicate.
+5. hands the calls it stored to the after-write hook (:mod:`app.ledger.after_write`), and
+   returns, in input order, each call's stored row and whether it was a duplicate.
 
 Nothing is committed here: the request or command that owns the transaction commits.
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -37,7 +35,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from app import rollups
+from app.ledger import rollups
+from app.ledger.after_write import AfterWrite, log_calls
 from app.models import CallRequestKey, LlmCall
 from app.pricing import PriceBook, PriceCache, PricesChanged
 from app.pricing.usage import usage_of
@@ -98,22 +97,17 @@ INGEST_ONE_SQL = f"WITH {STAGING} AS (SELECT {_VALUES}, 1::bigint AS ord)," + _I
 CREATE_STAGING_SQL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ON COMMIT DELETE ROWS AS "
                       f"SELECT {_COLUMN_LIST}, 0::bigint AS ord FROM llm_call_log WITH NO DATA")
 
-log = logging.getLogger(__name__)
-
-# o1, o1-mini, o3-pro-2025-06-10, openai/o3 … but not gpt-4o or o4-mini.
-REASONING_MODEL = re.compile(r"^(?:[\w.-]+/)?o[13](?:$|[-.])", re.IGNORECASE)
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
 class Ledger:
     def __init__(self, session: Session, *, prices: PriceCache | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, after_write: AfterWrite = log_calls) -> None:
         self._session = session
         self._prices = prices
         self._clock = clock
+        self._after_write = after_write
 
     def record(self, calls: Sequence[NewCall]) -> list[IngestResult]:
         if not calls:
@@ -135,8 +129,7 @@ class Ledger:
         for index, row, call_id in zip(fresh, rows, ids, strict=True):
             if row["request_id"] is None or call_id in won:
                 stored[index] = CallRecord.from_values(row | {"id": call_id}, recorded_at)
-        for record in stored.values():
-            _log_call(record)
+        self._after_write([stored[index] for index in sorted(stored)])
         earlier = self._earlier({(calls[i].company_id, calls[i].request_id): i for i in fresh if i not in stored})
 
         results = []
@@ -228,32 +221,3 @@ def _row(call: NewCall, book: PriceBook) -> dict[str, Any]:
         "request_id": call.request_id,
         "metadata": call.metadata,
     }
-
-
-def format_cost(cost: Decimal | None) -> str:
-    if cost is None:
-        return "unpriced"
-    if 0 < cost < Decimal("0.0001"):
-        return f"${cost:.8f}"
-    return f"${cost:.4f}"
-
-
-def _log_call(call: CallRecord) -> None:
-    assistant = call.assistant_name or call.assistant_id or "-"
-    log.info(
-        "[CostTracking] Company: %s | Assistant: %s | Model: %s | Tokens: %s | Cost: %s",
-        call.company_id, assistant, call.model, f"{call.total_tokens:,}", format_cost(call.total_cost),
-    )
-    if not call.priced:
-        log.warning(
-            "[CostTracking] No price for %s/%s at %s: call %d stored unpriced; "
-            "add a price and run `flask costs reprice`",
-            call.provider, call.model, call.timestamp.isoformat(), call.id,
-        )
-    if REASONING_MODEL.match(call.model):
-        duration = f"{call.duration_ms:,} ms" if call.duration_ms is not None else "unknown duration"
-        log.warning(
-            "[CostTracking] Slow reasoning model: %s took %s (Company: %s | Assistant: %s); "
-            "prefer a faster model where deep reasoning is not needed",
-            call.model, duration, call.company_id, assistant,
-        )

@@ -1,0 +1,57 @@
+"""What happens after calls are written: the one hook out of the ledger.
+
+:class:`app.ledger.Ledger` calls its ``after_write`` hook with the calls a write stored (not the
+duplicates it recognised), in input order, inside the caller's transaction. Today the hook logs
+one ``[CostTracking]`` line per call (and warns on unpriced calls and slow reasoning models);
+budgets and alerts will join here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+from app.records import CallRecord
+
+AfterWrite = Callable[[Sequence[CallRecord]], None]
+
+log = logging.getLogger(__name__)
+
+# o1, o1-mini, o3-pro-2025-06-10, openai/o3 … but not gpt-4o or o4-mini.
+REASONING_MODEL = re.compile(r"^(?:[\w.-]+/)?o[13](?:$|[-.])", re.IGNORECASE)
+
+
+def log_calls(calls: Sequence[CallRecord]) -> None:
+    for call in calls:
+        _log_call(call)
+
+
+def format_cost(cost: Decimal | None) -> str:
+    if cost is None:
+        return "unpriced"
+    if 0 < cost < Decimal("0.0001"):
+        return f"${cost:.8f}"
+    return f"${cost:.4f}"
+
+
+def _log_call(call: CallRecord) -> None:
+    assistant = call.assistant_name or call.assistant_id or "-"
+    log.info(
+        "[CostTracking] Company: %s | Assistant: %s | Model: %s | Tokens: %s | Cost: %s",
+        call.company_id, assistant, call.model, f"{call.total_tokens:,}", format_cost(call.total_cost),
+    )
+    if not call.priced:
+        log.warning(
+            "[CostTracking] No price for %s/%s at %s: call %d stored unpriced; "
+            "add a price and run `flask costs reprice`",
+            call.provider, call.model, call.timestamp.isoformat(), call.id,
+        )
+    if REASONING_MODEL.match(call.model):
+        duration = f"{call.duration_ms:,} ms" if call.duration_ms is not None else "unknown duration"
+        log.warning(
+            "[CostTracking] Slow reasoning model: %s took %s (Company: %s | Assistant: %s); "
+            "prefer a faster model where deep reasoning is not needed",
+            call.model, duration, call.company_id, assistant,
+        )
