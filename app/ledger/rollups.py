@@ -82,6 +82,11 @@ HOURLY = Rollup(CallHourly, "hour", ("company_id",))
 ROLLUPS = (DAILY, DAILY_MODEL, DAILY_USER, HOURLY)
 
 
+def rollup_tables() -> list[str]:
+    """Every rollup table's name (for row counts and maintenance)."""
+    return [rollup.table for rollup in ROLLUPS]
+
+
 def upsert_sql(rollup: Rollup, source: str) -> str:
     """SQL adding the calls of `source` (a relation with the call log's columns) to `rollup`."""
     keys = ", ".join((rollup.bucket, *rollup.keys))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -120,6 +121,21 @@ def resolve(provider: str, model: str) -> tuple[str, str] | None:
         return None
     owner = next(p for p in snapshot.providers if any(m is found for m in p.models))
     return owner.id, found.id
+
+
+@lru_cache(maxsize=65_536)
+def canonical(provider: str, model: str) -> tuple[str, str]:
+    """The (provider, model) a call is grouped under: the provider's id (``gemini`` → ``google``)
+    and the catalog's model id the name resolves to (``claude-sonnet-4-5-20250929`` →
+    ``claude-sonnet-4-5``, ``models/gemini-2.5-flash`` → ``gemini-2.5-flash``), or, for a model
+    the catalog does not know, the name lower-cased without API path prefixes.
+
+    The provider stays the one the call was made through (Azure's ``gpt-4o`` is ``azure``,
+    ``gpt-4o``), so by-provider totals say who billed it and by-model totals put one model in one row.
+    """
+    provider_id = normalise_provider(provider)
+    found = resolve(provider, model)
+    return provider_id, found[1] if found else normalise_model(provider_id, model)
 
 
 def token_prices(price: types.ModelPrice) -> TokenPrices | None:
