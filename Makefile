@@ -40,10 +40,11 @@ demo: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## Benchmark (issue #4): BENCH_CALLS calls (default 1,000,000) in a fresh throwaway cluster, or a
-## fresh database in BENCH_DATABASE_URL's server; BENCH_KEEP=1 keeps it. See app/bench/__init__.py.
+## Benchmark (issue #4; bench/, beside the product, not installed with it): BENCH_CALLS calls (default
+## 1,000,000) in a fresh throwaway cluster, or a fresh database in BENCH_DATABASE_URL's server;
+## BENCH_KEEP=1 keeps it. See bench/__init__.py.
 bench: install
-	BENCH_CALLS=$${BENCH_CALLS:-1000000} $(BIN)/python -m app.bench
+	BENCH_CALLS=$${BENCH_CALLS:-1000000} $(BIN)/python -m bench
 
 db-stop:
 	@$(BIN)/python -m app.embedded_pg stop

@@ -5,31 +5,31 @@ Usage::
 
     make bench                                   # 1,000,000 calls, a throwaway cluster
     BENCH_CALLS=10000000 make bench              # 10M calls (the analytics target's size)
-    BENCH_CALLS=50000 .venv/bin/python -m app.bench
+    BENCH_CALLS=50000 .venv/bin/python -m bench
     BENCH_DATABASE_URL=postgresql://postgres@db:5432/postgres make bench   # a fresh database in that server
     BENCH_KEEP=1 make bench                      # keep the database (and cluster) afterwards
 
-Other knobs (see :mod:`app.bench.config`): BENCH_DAYS, BENCH_COPY_SAMPLE, BENCH_BATCHES,
+Other knobs (see :mod:`bench.config`): BENCH_DAYS, BENCH_COPY_SAMPLE, BENCH_BATCHES,
 BENCH_BATCH_SIZE, BENCH_BATCH_CLIENTS, BENCH_SINGLE_REQUESTS, BENCH_SINGLE_CLIENTS, BENCH_REPS,
 BENCH_WARMUPS, BENCH_WORKERS, BENCH_SEED. Progress goes to stderr, the report to stdout.
 
 What one run does:
 
 1. a fresh database (a throwaway cluster with durability on and the memory settings of
-   :mod:`app.bench.database`, or a new database in ``BENCH_DATABASE_URL``'s server),
+   :mod:`bench.database`, or a new database in ``BENCH_DATABASE_URL``'s server),
    ``alembic upgrade head``, the price catalog;
 2. ``BENCH_CALLS`` calls over the 90 days before today in the demo's mix
-   (:mod:`app.bench.generate`), priced with the ledger's prices and COPYed straight into
+   (:mod:`bench.generate`), priced with the ledger's prices and COPYed straight into
    ``llm_call_log``; then 200,000 more, stamped today like live traffic, COPYed in one timed
    transaction: **raw COPY calls/s**, the physical limit (deleted again: a measurement, not
    data); then idempotency keys, the daily rollup (``rollups.rebuild``), VACUUM ANALYZE
-   (:mod:`app.bench.load`);
-3. a real gunicorn (:mod:`app.bench.server`): **HTTP batch ingest** (20 × 10,000 calls stamped
+   (:mod:`bench.load`);
+3. a real gunicorn (:mod:`bench.server`): **HTTP batch ingest** (20 × 10,000 calls stamped
    today, 2 clients) as calls/s and as a share of raw COPY, and **single-call latency** (4,000
-   ``POST /api/calls`` from 16 clients), p50/p99 (:mod:`app.bench.measure`);
+   ``POST /api/calls`` from 16 clients), p50/p99 (:mod:`bench.measure`);
 4. five **analytics questions** through the API (and ``flask costs report`` in-process), each
    against the same question asked as a naive GROUP BY on the raw calls, p50/p95 and the
-   speed-up, and a check that both gave the same answer (:mod:`app.bench.questions`);
-5. one table with the targets of issue #4, met or missed (:mod:`app.bench.report`); then
+   speed-up, and a check that both gave the same answer (:mod:`bench.questions`);
+5. one table with the targets of issue #4, met or missed (:mod:`bench.report`); then
    gunicorn is stopped and the database dropped.
 """

@@ -1,4 +1,4 @@
-"""`python -m app.bench`: run the whole benchmark once and print its table (see app/bench/__init__.py)."""
+"""`python -m bench`: run the whole benchmark once and print its table (see bench/__init__.py)."""
 
 from __future__ import annotations
 
@@ -23,15 +23,15 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.bench import cpu, load, measure
-from app.bench.client import Client
-from app.bench.config import BenchConfig, BenchConfigError
-from app.bench.cpu import CpuMeter, CpuUse
-from app.bench.database import fresh_database, make_engine, migrate, server_settings
-from app.bench.generate import CopyPricer, Traffic
-from app.bench.questions import Question, Window, questions
-from app.bench.report import Results, render
-from app.bench.server import gunicorn
+from bench import cpu, load, measure
+from bench.client import Client
+from bench.config import BenchConfig, BenchConfigError
+from bench.cpu import CpuMeter, CpuUse
+from bench.database import fresh_database, make_engine, migrate, server_settings
+from bench.generate import CopyPricer, Traffic
+from bench.questions import Question, Window, questions
+from bench.report import Results, render
+from bench.server import gunicorn
 from app.config import Settings
 from app.embedded_pg import PROJECT_ROOT
 
@@ -159,8 +159,8 @@ def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, 
     say(f"  p50 {results.single.latencies.ms(50):.1f} ms, p99 {results.single.latencies.ms(99):.1f} ms "
         f"({results.single.problem or 'all stored'})")
     say(f"single calls: the same {config.single_requests:,} requests from {config.single_clients} clients to the "
-        "floor (app/bench/floor.py: validated and answered, neither priced nor stored) …")
-    floor = gunicorn("", workers=config.workers, log_path=workdir / "floor.log", app="app.bench.floor:app")
+        "floor (bench/floor.py: validated and answered, neither priced nor stored) …")
+    floor = gunicorn("", workers=config.workers, log_path=workdir / "floor.log", app="bench.floor:app")
     with floor as (floor_host, floor_port, floor_pid):
         measure.post_all(floor_host, floor_port, "/api/calls", warm_singles, config.single_clients)
         with CpuMeter(floor_pid, None).measure(used):

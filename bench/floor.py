@@ -1,7 +1,7 @@
 """The floor under single-call latency: ``POST /api/calls`` answered without pricing or storing.
 
 The same blueprint class, request schema, answer serialisation and gunicorn settings as the
-service (`gunicorn -c python:app.gunicorn_conf app.bench.floor:app`), and nothing else: no price
+service (`gunicorn -c python:app.gunicorn_conf bench.floor:app`), and nothing else: no price
 lookup, no database. The benchmark sends it the same calls from the same clients as the real
 endpoint, so the single-call row can be read against what HTTP, Flask and validation alone cost
 on the machine — the part of the latency that no change to the ledger can remove.

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app import partitions
 from app.ledger import rollups
-from app.bench.generate import COPY_COLUMNS
+from bench.generate import COPY_COLUMNS
 
 _QUOTED = ", ".join(f'"{name}"' for name in COPY_COLUMNS)
 COPY_SQL = f"COPY llm_call_log ({_QUOTED}) FROM STDIN"

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.bench.client import Client, Response
-from app.bench.questions import Question
+from bench.client import Client, Response
+from bench.questions import Question
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from tabulate import tabulate
 
 from app import gunicorn_conf
-from app.bench.config import BenchConfig
-from app.bench.cpu import CpuUse
-from app.bench.measure import Comparison, IngestRun
+from bench.config import BenchConfig
+from bench.cpu import CpuUse
+from bench.measure import Comparison, IngestRun
 
 # Issue #4's targets.
 BATCH_SHARE_OF_COPY = 0.30  # HTTP batch ingest ≥ 30% of raw COPY
@@ -34,7 +34,7 @@ class Results:
     batch: IngestRun | None = None
     single: IngestRun | None = None
     single_alone: IngestRun | None = None  # the same requests from one client: service time without queueing
-    single_floor: IngestRun | None = None  # the same requests answered unpriced and unstored (app/bench/floor.py)
+    single_floor: IngestRun | None = None  # the same requests answered unpriced and unstored (bench/floor.py)
     comparisons: list[Comparison] = field(default_factory=list)
     cpu: dict[str, tuple[CpuUse, int]] = field(default_factory=dict)  # measurement → (CPU used, calls)
 
@@ -73,7 +73,7 @@ def table(results: Results) -> str:
                      run.problem or "all stored"])
     if results.single_floor:
         run = results.single_floor
-        rows.append(["floor: the same calls validated and answered, neither priced nor stored (app/bench/floor.py)",
+        rows.append(["floor: the same calls validated and answered, neither priced nor stored (bench/floor.py)",
                      (f"p50 {_ms(run.latencies.ms(50))} / p99 {_ms(run.latencies.ms(99))} ms "
                       f"({run.calls_per_second:,.0f} calls/s)"), "", "", "the floor under the row above", "", ""])
     for comparison in results.comparisons:
@@ -117,7 +117,7 @@ def render(results: Results) -> str:
          "threads of this process, one keep-alive connection each"),
         (f"  analytics          {config.warmups} warm-ups, then {config.reps} timed runs of each; ours = HTTP to "
          "gunicorn, and `flask costs report` through create_app().test_cli_runner() in this process (no Python "
-         "start-up); naive = plain GROUP BY on llm_call_log via psycopg, no HTTP (SQL in app/bench/questions.py)"),
+         "start-up); naive = plain GROUP BY on llm_call_log via psycopg, no HTTP (SQL in bench/questions.py)"),
         "  phases             " + ", ".join(f"{name} {seconds:,.1f} s" for name, seconds in results.phases.items()),
         *(f"  cpu                {name}: {use.per_call_ms(calls)}" for name, (use, calls) in results.cpu.items()),
         *(f"  note               {note}" for note in results.notes),

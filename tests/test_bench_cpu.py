@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from app.bench.cpu import CpuMeter, CpuUse
+from bench.cpu import CpuMeter, CpuUse
 
 BUSY = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
 

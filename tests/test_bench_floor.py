@@ -1,6 +1,6 @@
 """The benchmark's floor app answers single calls as the service does, without a database."""
 
-from app.bench.floor import create_app
+from bench.floor import create_app
 
 
 def test_the_floor_validates_and_answers_like_the_service():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from app.bench.generate import COPY_COLUMNS, CopyPricer, Traffic
+from bench.generate import COPY_COLUMNS, CopyPricer, Traffic
 from app.pricing.usage import TokenUsage
 
 TODAY = date(2026, 11, 24)

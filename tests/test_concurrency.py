@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.bench.server import gunicorn as serve
+from bench.server import gunicorn as serve
 from app.ledger import Ledger
 from app.models import LlmCall
 from app.records import NewCall
@@ -32,7 +32,7 @@ def cleanup(engine):
 
 @pytest.fixture
 def gunicorn(database_url, cleanup, tmp_path):
-    """The base URL of a real gunicorn with 4 workers (the benchmark's, `app.bench.server`)."""
+    """The base URL of a real gunicorn with 4 workers (the benchmark's, `bench.server`)."""
     with serve(database_url, workers=4, log_path=tmp_path / "gunicorn.log") as (host, port, _):
         yield f"http://{host}:{port}"
 
