@@ -14,9 +14,10 @@ from tabulate import tabulate
 from app.cli.common import AT, FORMAT, num, prices, utc
 from app.db import get_session
 from app.pricing import list_prices, sync_catalog
-from app.pricing.catalog import PRICE_KEYS, SERVICE_TIERS, TokenPrices
+from app.pricing.catalog import SERVICE_TIERS, TokenPrices
 from app.pricing.overrides import Override, OverrideError, import_litellm, set_override
 from app.schemas.prices import PriceRowSchema
+from app.token_types import PRICE_NAMES, PRICE_TYPES, PriceType
 
 
 @prices.command("sync")
@@ -28,7 +29,11 @@ def prices_sync() -> None:
     click.echo(f"{result.source}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged")
 
 
-PRICE_COLUMNS = tuple(PRICE_KEYS)
+# The table's short headers of the prices, in PRICE_TYPES order; should the price types no longer
+# number as many, every price is headed by its option's name instead (never by another's header).
+_SHORT_HEADERS = ("input", "output", "cache read", "cache write", "cache 1h", "audio in", "cached audio", "audio out")
+PRICE_HEADERS = (_SHORT_HEADERS if len(_SHORT_HEADERS) == len(PRICE_TYPES)
+                 else tuple(price.option.removeprefix("--") for price in PRICE_TYPES))
 
 
 @prices.command("list")
@@ -54,20 +59,27 @@ def prices_list(provider: str | None, model: str | None, tier: str | None, compa
                          for record in records)
         click.echo(out.getvalue(), nl=False)
     else:
-        headers = ["id", "provider", "model", "tier", "kind", "company", "valid_from", "input", "output",
-                   "cache read", "cache write", "cache 1h", "audio in", "cached audio", "audio out", "tiers"]
+        headers = ["id", "provider", "model", "tier", "kind", "company", "valid_from", *PRICE_HEADERS, "tiers"]
         table = [[p.id, p.provider, p.model, p.service_tier, p.kind, p.company_id or "",
                   p.valid_from.date().isoformat() if p.valid_from.time() == datetime.min.time()
                   else p.valid_from.isoformat(),
-                  *(num(getattr(p, name)) for name in PRICE_COLUMNS),
+                  *(num(getattr(p, name)) for name in PRICE_NAMES),
                   ", ".join(f"{c.removesuffix('_per_mtok')}>{t['start']}: {t['price']}"
                             for c, steps in p.tiers.items() for t in steps)] for p in rows]
         click.echo("Prices in USD per million tokens.")
         click.echo(tabulate(table, headers=headers, disable_numparse=True))
 
 
-def _price_option(column: str, flag: str, text: str):
-    return click.option(flag, column, type=str, callback=_decimal, help=f"{text} per million tokens (USD).")
+def _price_options(command):
+    """One option per price type (app.token_types.PRICE_TYPES), listed in its order."""
+    for price in reversed(PRICE_TYPES):  # the last decorator applied is listed first
+        command = _price_option(price)(command)
+    return command
+
+
+def _price_option(price: PriceType):
+    return click.option(price.option, price.name, type=str, callback=_decimal,
+                        help=f"{price.label} per million tokens (USD).")
 
 
 def _decimal(ctx, param, value: str | None) -> Decimal | None:
@@ -88,14 +100,7 @@ def _decimal(ctx, param, value: str | None) -> Decimal | None:
 @click.option("--from", "valid_from", type=AT, required=True, help="UTC date/time the price applies from.")
 @click.option("--company", help="Only for this company (default: everyone).")
 @click.option("--tier", type=click.Choice(list(SERVICE_TIERS)), default="standard", show_default=True)
-@_price_option("input_per_mtok", "--input", "Input")
-@_price_option("output_per_mtok", "--output", "Output")
-@_price_option("cache_read_per_mtok", "--cache-read", "Cached input read")
-@_price_option("cache_write_per_mtok", "--cache-write", "Cache write (5 minutes)")
-@_price_option("cache_write_1h_per_mtok", "--cache-write-1h", "Cache write (1 hour)")
-@_price_option("input_audio_per_mtok", "--input-audio", "Audio input")
-@_price_option("cached_audio_per_mtok", "--cached-audio", "Cached audio input")
-@_price_option("output_audio_per_mtok", "--output-audio", "Audio output")
+@_price_options
 def prices_set(provider: str, model: str, valid_from: datetime, company: str | None, tier: str,
                **columns: Decimal | None) -> None:
     """Set a negotiated price (an override of the catalog) from a date on."""

@@ -22,9 +22,16 @@ from sqlalchemy import CheckConstraint, Identity, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from app.token_types import PRICE_NAMES
+
+# One nullable money column per price type (app.token_types.PRICE_TYPES), in its order.
+PriceColumns = type("PriceColumns", (), {
+    "__doc__": "The per-million-token price columns of `model_price`.",
+    "__annotations__": {name: Mapped[Decimal | None] for name in PRICE_NAMES},
+})
 
 
-class ModelPrice(Base):
+class ModelPrice(PriceColumns, Base):
     __tablename__ = "model_price"
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -34,28 +41,17 @@ class ModelPrice(Base):
     kind: Mapped[str] = mapped_column(server_default=text("'catalog'"))
     company_id: Mapped[str | None]
     valid_from: Mapped[datetime]
-    input_per_mtok: Mapped[Decimal | None]
-    output_per_mtok: Mapped[Decimal | None]
-    cache_read_per_mtok: Mapped[Decimal | None]
-    cache_write_per_mtok: Mapped[Decimal | None]
-    cache_write_1h_per_mtok: Mapped[Decimal | None]
-    input_audio_per_mtok: Mapped[Decimal | None]
-    cached_audio_per_mtok: Mapped[Decimal | None]
-    output_audio_per_mtok: Mapped[Decimal | None]
-    tiers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
-    source: Mapped[str]
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # (here the price columns of PriceColumns: declarative puts a mixin's columns after the class's
+    # own, so the columns below sort after them, as the migrations have them)
+    tiers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"), sort_order=1)
+    source: Mapped[str] = mapped_column(sort_order=1)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), sort_order=1)
 
     __table_args__ = (
         UniqueConstraint("provider", "model", "service_tier", "kind", "company_id", "valid_from",
                          name="uq_model_price_key", postgresql_nulls_not_distinct=True),
-        CheckConstraint(
-            "coalesce(input_per_mtok, 0) >= 0 AND coalesce(output_per_mtok, 0) >= 0"
-            " AND coalesce(cache_read_per_mtok, 0) >= 0 AND coalesce(cache_write_per_mtok, 0) >= 0"
-            " AND coalesce(cache_write_1h_per_mtok, 0) >= 0 AND coalesce(input_audio_per_mtok, 0) >= 0"
-            " AND coalesce(cached_audio_per_mtok, 0) >= 0 AND coalesce(output_audio_per_mtok, 0) >= 0",
-            name="prices_non_negative",
-        ),
+        CheckConstraint(" AND ".join(f"coalesce({name}, 0) >= 0" for name in PRICE_NAMES),
+                        name="prices_non_negative"),
         CheckConstraint("kind IN ('catalog', 'override')", name="kind_known"),
         CheckConstraint("kind = 'override' OR company_id IS NULL", name="catalog_has_no_company"),
         CheckConstraint("service_tier IN ('standard', 'batch', 'flex', 'priority', 'fast')", name="tier_known"),

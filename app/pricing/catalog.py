@@ -21,6 +21,8 @@ from typing import Any
 import genai_prices
 from genai_prices import data_snapshot, types
 
+from app.token_types import PRICE_NAMES, PRICE_TYPES
+
 CATALOG_SOURCE = f"genai-prices {genai_prices.__version__}"
 # Valid-from of a catalog price that has no start date: it applies to every call before the next.
 ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,16 +47,7 @@ PROVIDER_ALIASES = {
 
 
 # Our price column → the genai-prices price key it holds (per million tokens).
-PRICE_KEYS = {
-    "input_per_mtok": "input_mtok",
-    "output_per_mtok": "output_mtok",
-    "cache_read_per_mtok": "cache_read_mtok",
-    "cache_write_per_mtok": "cache_write_mtok",
-    "cache_write_1h_per_mtok": "cache_write_1h_mtok",
-    "input_audio_per_mtok": "input_audio_mtok",
-    "cached_audio_per_mtok": "cache_audio_read_mtok",
-    "output_audio_per_mtok": "output_audio_mtok",
-}
+PRICE_KEYS = {price.name: price.genai for price in PRICE_TYPES}
 
 # Our service tiers → the request contexts the catalog selects their prices with (OpenAI's
 # fast tier is a `service_tier`, Anthropic's fast mode a `speed`).
@@ -69,19 +62,15 @@ SERVICE_TIERS: dict[str, list[dict[str, str]]] = {
 Tiers = dict[str, list[dict[str, Any]]]  # column → [{"start": tokens, "price": "decimal string"}]
 
 
-@dataclass(frozen=True, kw_only=True)
-class TokenPrices:
-    """Per-million-token prices of every billed token type (None: not priced separately)."""
-
-    input_per_mtok: Decimal | None = None
-    output_per_mtok: Decimal | None = None
-    cache_read_per_mtok: Decimal | None = None
-    cache_write_per_mtok: Decimal | None = None
-    cache_write_1h_per_mtok: Decimal | None = None
-    input_audio_per_mtok: Decimal | None = None
-    cached_audio_per_mtok: Decimal | None = None
-    output_audio_per_mtok: Decimal | None = None
-    tiers: Tiers = field(default_factory=dict)
+# One `Decimal | None = None` field per price type (app.token_types.PRICE_TYPES), in its order, then the tiers.
+TokenPrices = dataclasses.make_dataclass(
+    "TokenPrices",
+    [*((name, Decimal | None, field(default=None)) for name in PRICE_NAMES),
+     ("tiers", Tiers, field(default_factory=dict))],
+    frozen=True, kw_only=True,
+    namespace={"__module__": __name__,
+               "__doc__": "Per-million-token prices of every billed token type (None: not priced separately)."},
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,7 @@ from app.models import ModelPrice
 from app.pricing import catalog
 from app.pricing.catalog import SERVICE_TIERS, TokenPrices
 from app.pricing.store import INSERTED, PriceRef
+from app.token_types import PRICE_NAMES, PRICE_TYPES
 
 MILLION = Decimal(1_000_000)
 
@@ -80,12 +81,12 @@ def upsert_override(session: Session, override: Override) -> StoredOverride:
     prices = override.prices
     if prices.input_per_mtok is None and prices.output_per_mtok is None:
         raise OverrideError("an override needs at least an input or an output price")
-    for column in catalog.PRICE_KEYS:
+    for column in PRICE_NAMES:
         value = getattr(prices, column)
         if value is not None and (problem := _price_problem(value, column)):
             raise OverrideError(problem)
     for column, tiers in prices.tiers.items():
-        if column not in catalog.PRICE_KEYS or getattr(prices, column) is None:
+        if column not in PRICE_NAMES or getattr(prices, column) is None:
             raise OverrideError(f"tiers given for {column}, which has no base price")
         if any(int(t["start"]) <= 0 for t in tiers):
             raise OverrideError(f"tiers of {column} need positive starts")
@@ -100,7 +101,7 @@ def upsert_override(session: Session, override: Override) -> StoredOverride:
     stmt = insert(ModelPrice).values(values)
     stmt = stmt.on_conflict_do_update(
         constraint="uq_model_price_key",
-        set_={name: stmt.excluded[name] for name in (*catalog.PRICE_KEYS, "tiers", "source")},
+        set_={name: stmt.excluded[name] for name in (*PRICE_NAMES, "tiers", "source")},
     ).returning(ModelPrice, INSERTED)
     row, inserted = session.execute(stmt, execution_options={"populate_existing": True}).one()
     return StoredOverride(PriceRef.from_row(row), created=inserted)
@@ -109,16 +110,7 @@ def upsert_override(session: Session, override: Override) -> StoredOverride:
 # --- LiteLLM's model_prices_and_context_window.json ------------------------------------------
 
 # LiteLLM per-token key → our per-million column.
-LITELLM_KEYS = {
-    "input_cost_per_token": "input_per_mtok",
-    "output_cost_per_token": "output_per_mtok",
-    "cache_read_input_token_cost": "cache_read_per_mtok",
-    "cache_creation_input_token_cost": "cache_write_per_mtok",
-    "cache_creation_input_token_cost_above_1hr": "cache_write_1h_per_mtok",
-    "input_cost_per_audio_token": "input_audio_per_mtok",
-    "cache_read_input_audio_token_cost": "cached_audio_per_mtok",
-    "output_cost_per_audio_token": "output_audio_per_mtok",
-}
+LITELLM_KEYS = {price.litellm: price.name for price in PRICE_TYPES}
 # Suffixes LiteLLM uses for service-tier prices (``input_cost_per_token_batches``, …).
 LITELLM_TIER_SUFFIXES = {"batches": "batch", "flex": "flex", "priority": "priority"}
 _ABOVE = re.compile(r"^(?P<key>.+)_above_(?P<k>\d+)k_tokens$")

@@ -12,20 +12,29 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from app.pricing.catalog import PRICE_KEYS, SERVICE_TIERS, TokenPrices
+from app.pricing.catalog import SERVICE_TIERS, TokenPrices
 from app.pricing.overrides import Override
 from app.schemas.fields import MAX_TOKENS, Instant, Money, StrictInteger, Text, money_text
+from app.token_types import PRICE_NAMES, PRICE_TYPES
 
 API_SOURCE = "api"  # the `source` of overrides set through the API (the CLI's are "manual")
 
 
 def camel(name: str) -> str:
-    """``cache_write_1h_per_mtok`` → ``cacheWrite1hPerMtok``."""
+    """``company_id`` → ``companyId``."""
     first, *rest = name.split("_")
     return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-PRICE_FIELDS = {camel(column): column for column in PRICE_KEYS}  # JSON name → column
+PRICE_FIELDS = {price.json: price.name for price in PRICE_TYPES}  # JSON name → column
+PRICE_JSON = {price.name: price.json for price in PRICE_TYPES}  # column → JSON name
+
+
+def json_name(name: str) -> str:
+    """A row field's API name: a price's from app.token_types, any other's in camelCase."""
+    return PRICE_JSON.get(name) or camel(name)
+
+
 TIERS_EXAMPLE = {"inputPerMtok": [{"start": 200_000, "price": "6"}]}
 TIERS_HELP = ("Prices that replace a base price once the call's input tokens exceed `start` (the whole call "
               "is then billed at the tier price, as providers bill it), per price field.")
@@ -41,7 +50,7 @@ class PriceTiers(fields.Field):
 
     def _serialize(self, value: dict[str, list[dict[str, Any]]] | None, attr: str | None, obj: Any,
                    **kwargs: Any) -> dict[str, list[dict[str, Any]]]:
-        rename = camel if self.camel_case else str
+        rename = json_name if self.camel_case else str
         return {rename(column): [{"start": int(step["start"]), "price": money_text(Decimal(step["price"]))}
                                  for step in steps]
                 for column, steps in (value or {}).items()}
@@ -51,9 +60,9 @@ def _rate(what: str) -> Money:
     return Money(allow_none=True, metadata={"description": f"{what}, USD per million tokens."})
 
 
-class PriceRowSchema(Schema):
-    """One price row, snake_case keys (the CLI's JSON and CSV)."""
-
+# A schema lists its base classes' fields first, so a row's fields come in three steps: its
+# identity, one rate per price type (app.token_types.PRICE_TYPES, in its order), the rest.
+class _PriceRowKey(Schema):
     id = fields.Integer()
     provider = fields.String()
     model = fields.String()
@@ -61,14 +70,15 @@ class PriceRowSchema(Schema):
     kind = fields.String(metadata={"description": "`catalog` (genai-prices) or `override` (negotiated)."})
     company_id = fields.String(allow_none=True, metadata={"description": "Null: applies to every company."})
     valid_from = fields.DateTime(format="iso", metadata={"description": "Applies to calls from this instant on."})
-    input_per_mtok = _rate("Input")
-    output_per_mtok = _rate("Output")
-    cache_read_per_mtok = _rate("Cached input read")
-    cache_write_per_mtok = _rate("Cache write (5 minutes)")
-    cache_write_1h_per_mtok = _rate("Cache write (1 hour)")
-    input_audio_per_mtok = _rate("Audio input")
-    cached_audio_per_mtok = _rate("Cached audio input")
-    output_audio_per_mtok = _rate("Audio output")
+
+
+_PriceRowRates = type("_PriceRowRates", (_PriceRowKey,),
+                      {price.name: _rate(price.label) for price in PRICE_TYPES})
+
+
+class PriceRowSchema(_PriceRowRates):
+    """One price row, snake_case keys (the CLI's JSON and CSV)."""
+
     tiers = PriceTiers()
     source = fields.String()
 
@@ -79,7 +89,7 @@ class PriceSchema(PriceRowSchema):
     tiers = PriceTiers(camel_case=True)
 
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
-        field_obj.data_key = camel(field_name)
+        field_obj.data_key = json_name(field_name)
 
 
 class PriceListSchema(Schema):
@@ -110,13 +120,13 @@ class TierStepSchema(Schema):
     price = Money(required=True, validate=_not_negative)
 
 
-def _price_in(json_name: str, what: str) -> Money:
-    return Money(data_key=json_name, load_default=None, allow_none=True, validate=_not_negative, metadata={
+def _price_in(key: str, what: str) -> Money:
+    return Money(data_key=key, load_default=None, allow_none=True, validate=_not_negative, metadata={
         "description": f"{what}, USD per million tokens, >= 0: a decimal string (recommended) or a JSON number "
                        "(read digit for digit, never through a float)."})
 
 
-class OverrideInSchema(Schema):
+class _OverrideKey(Schema):
     provider = Text(64, required=True, metadata={"example": "openai"})
     model = Text(200, required=True, metadata={
         "example": "gpt-4o", "description": "Stored as the catalog's model id when the catalog knows the model."})
@@ -126,14 +136,14 @@ class OverrideInSchema(Schema):
                       metadata={"description": "Only for this company; omit for every company."})
     service_tier = fields.String(data_key="serviceTier", load_default="standard",
                                  validate=validate.OneOf(list(SERVICE_TIERS)))
-    input_per_mtok = _price_in("inputPerMtok", "Input")
-    output_per_mtok = _price_in("outputPerMtok", "Output")
-    cache_read_per_mtok = _price_in("cacheReadPerMtok", "Cached input read")
-    cache_write_per_mtok = _price_in("cacheWritePerMtok", "Cache write (5 minutes)")
-    cache_write_1h_per_mtok = _price_in("cacheWrite1hPerMtok", "Cache write (1 hour)")
-    input_audio_per_mtok = _price_in("inputAudioPerMtok", "Audio input")
-    cached_audio_per_mtok = _price_in("cachedAudioPerMtok", "Cached audio input")
-    output_audio_per_mtok = _price_in("outputAudioPerMtok", "Audio output")
+
+
+# As for a row: the override's identity, one price per price type, then the tiers.
+_OverridePrices = type("_OverridePrices", (_OverrideKey,),
+                       {price.name: _price_in(price.json, price.label) for price in PRICE_TYPES})
+
+
+class OverrideInSchema(_OverridePrices):
     tiers = fields.Dict(
         keys=fields.String(validate=validate.OneOf(list(PRICE_FIELDS))),
         values=fields.List(fields.Nested(TierStepSchema), validate=validate.Length(min=1, max=20)),
@@ -159,7 +169,7 @@ class OverrideInSchema(Schema):
         tiers = {PRICE_FIELDS[name]: [{"start": step["start"], "price": money_text(step["price"])}
                                       for step in sorted(steps, key=lambda step: step["start"])]
                  for name, steps in data["tiers"].items()}
-        prices = TokenPrices(**{column: data[column] for column in PRICE_KEYS}, tiers=tiers)
+        prices = TokenPrices(**{column: data[column] for column in PRICE_NAMES}, tiers=tiers)
         return Override(provider=data["provider"], model=data["model"], valid_from=data["valid_from"],
                         company_id=data["company_id"], service_tier=data["service_tier"], prices=prices,
                         source=API_SOURCE)
