@@ -10,7 +10,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import create_engine, text
 
-import app.models  # noqa: F401  (registers every table on Base.metadata)
+import app.ledger.rollup_tables  # noqa: F401  (registers the rollup tables on Base.metadata)
+import app.models  # noqa: F401  (registers every other table on Base.metadata)
 from app.config import Settings
 from app.db import Base
 from app.partitions import include_name

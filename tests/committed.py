@@ -7,7 +7,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from app.models import CallDaily, CallDailyModel, CallDailyUser, CallHourly, CallRequestKey, LlmCall
+from app.ledger import rollups
+from app.models import CallRequestKey, LlmCall
 
 
 def delete_company(engine: Engine, company: str) -> None:
@@ -16,6 +17,7 @@ def delete_company(engine: Engine, company: str) -> None:
         ids = select(LlmCall.id).where(LlmCall.company_id == company)
         session.execute(delete(CallRequestKey).where(CallRequestKey.company_id == company))
         session.execute(delete(LlmCall).where(LlmCall.id.in_(ids)))
-        for rollup in (CallDaily, CallDailyModel, CallDailyUser, CallHourly):
-            session.execute(delete(rollup).where(rollup.company_id == company))
+        for rollup, grain in rollups.grains():
+            table = rollup.model(grain)
+            session.execute(delete(table).where(table.company_id == company))
         session.commit()

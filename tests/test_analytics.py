@@ -19,6 +19,14 @@ from app import analytics
 PERIOD = "startDate=2026-03-01&endDate=2026-03-07"
 
 
+def sums(cost, tokens, calls, failures=0, unpriced=0, **key):
+    """A breakdown entry as the API writes it."""
+    return {**key, "cost": cost, "tokens": tokens, "calls": calls, "failures": failures, "unpriced": unpriced}
+
+
+NOTHING_ELSE = {"cost": "0", "tokens": 0, "calls": 0, "failures": 0, "unpriced": 0, "keys": 0}
+
+
 def call(timestamp, **overrides):
     body = {"provider": "openai", "model": "gpt-4o", "inputTokens": 1000, "outputTokens": 500,
             "companyId": "c1", "userId": "u1", "timestamp": timestamp}
@@ -70,24 +78,42 @@ def test_summary_totals_and_breakdowns(client, seeded):
     assert body["totalTokens"] == 8150
     assert (body["callCount"], body["failureCount"], body["unpricedCount"]) == (5, 2, 1)
     assert body["byModel"] == {
-        "gpt-4o": {"cost": "0.03", "tokens": 6000, "calls": 3},
-        "gpt-4o-mini": {"cost": "0.00075", "tokens": 2000, "calls": 1},
-        "mystery-model": {"cost": "0", "tokens": 150, "calls": 1},
+        "gpt-4o": sums("0.03", 6000, 3, failures=1),
+        "gpt-4o-mini": sums("0.00075", 2000, 1),
+        "mystery-model": sums("0", 150, 1, failures=1, unpriced=1),
     }
     assert list(body["byModel"]) == ["gpt-4o", "gpt-4o-mini", "mystery-model"]  # cost desc
-    assert body["byProvider"] == {"openai": {"cost": "0.03075", "tokens": 8000, "calls": 4},
-                                  "acme": {"cost": "0", "tokens": 150, "calls": 1}}
+    assert body["byProvider"] == {"openai": sums("0.03075", 8000, 4, failures=1),
+                                  "acme": sums("0", 150, 1, failures=1, unpriced=1)}
     assert body["byAssistant"] == [
         # The latest non-null name wins; the nameless call on the 7th does not erase it.
-        {"id": "a1", "name": "Helper", "cost": "0.03", "tokens": 6000, "calls": 3},
-        {"id": None, "name": None, "cost": "0.00075", "tokens": 2000, "calls": 1},
-        {"id": "a2", "name": "Other", "cost": "0", "tokens": 150, "calls": 1},
+        sums("0.03", 6000, 3, failures=1, id="a1", name="Helper"),
+        sums("0.00075", 2000, 1, id=None, name=None),
+        sums("0", 150, 1, failures=1, unpriced=1, id="a2", name="Other"),
     ]
     assert body["byUser"] == [
-        {"id": "u2", "cost": "0.015", "tokens": 3000, "calls": 1},
-        {"id": "u1", "cost": "0.00825", "tokens": 3650, "calls": 3},
-        {"id": "u3", "cost": "0.0075", "tokens": 1500, "calls": 1},
+        sums("0.015", 3000, 1, id="u2"),
+        sums("0.00825", 3650, 3, failures=1, unpriced=1, id="u1"),
+        sums("0.0075", 1500, 1, failures=1, id="u3"),
     ]
+    assert body["other"] == dict.fromkeys(["byModel", "byProvider", "byAssistant", "byUser"], NOTHING_ELSE)
+
+
+def test_summary_top_entries_and_other_add_up_to_the_totals(client, seeded):
+    body = client.get(f"/api/costs/summary?{PERIOD}&top=1").json
+    assert body["byModel"] == {"gpt-4o": sums("0.03", 6000, 3, failures=1)}
+    assert body["other"]["byModel"] == {"cost": "0.00075", "tokens": 2150, "calls": 2, "failures": 1, "unpriced": 1,
+                                        "keys": 2}
+    assert body["byUser"] == [sums("0.015", 3000, 1, id="u2")]
+    assert body["other"]["byUser"]["keys"] == 2 and body["other"]["byUser"]["calls"] == 4
+    for name, entries in (("byModel", list(body["byModel"].values())), ("byUser", body["byUser"]),
+                          ("byAssistant", body["byAssistant"]), ("byProvider", list(body["byProvider"].values()))):
+        parts = [*entries, body["other"][name]]
+        assert sum(Decimal(p["cost"]) for p in parts) == Decimal(body["totalCost"])
+        assert sum(p["calls"] for p in parts) == body["callCount"]
+        assert sum(p["unpriced"] for p in parts) == body["unpricedCount"]
+    assert client.get(f"/api/costs/summary?{PERIOD}&top=0").json["byUser"] == []
+    assert client.get(f"/api/costs/summary?{PERIOD}&top=101").status_code == 400
 
 
 def test_summary_previous_period_and_change(client, seeded):
@@ -138,15 +164,15 @@ def test_summary_defaults_to_the_last_30_days(client):
 def test_daily_is_zero_filled_and_bucketed_by_utc_day(client, seeded):
     r = client.get(f"/api/costs/daily?{PERIOD}")
     assert r.status_code == 200, r.json
-    zero = {"cost": "0", "tokens": 0, "calls": 0, "failures": 0}
+    zero = sums("0", 0, 0)
     assert r.json == {"days": [
         {"date": "2026-03-01", **zero},
         {"date": "2026-03-02", **zero},
-        {"date": "2026-03-03", "cost": "0", "tokens": 150, "calls": 1, "failures": 1},
+        {"date": "2026-03-03", **sums("0", 150, 1, failures=1, unpriced=1)},
         {"date": "2026-03-04", **zero},
-        {"date": "2026-03-05", "cost": "0.0075", "tokens": 1500, "calls": 1, "failures": 0},
-        {"date": "2026-03-06", "cost": "0.01575", "tokens": 5000, "calls": 2, "failures": 0},
-        {"date": "2026-03-07", "cost": "0.0075", "tokens": 1500, "calls": 1, "failures": 1},
+        {"date": "2026-03-05", **sums("0.0075", 1500, 1)},
+        {"date": "2026-03-06", **sums("0.01575", 5000, 2)},
+        {"date": "2026-03-07", **sums("0.0075", 1500, 1, failures=1)},
     ]}
 
 
@@ -158,7 +184,7 @@ def test_daily_does_not_depend_on_the_session_time_zone(session, seeded):
 
 def test_daily_for_one_company_and_one_day(client, seeded):
     r = client.get("/api/costs/daily?startDate=2026-03-06&endDate=2026-03-06&companyId=c2")
-    assert r.json == {"days": [{"date": "2026-03-06", "cost": "0.00075", "tokens": 2000, "calls": 1, "failures": 0}]}
+    assert r.json == {"days": [{"date": "2026-03-06", **sums("0.00075", 2000, 1)}]}
 
 
 def test_daily_defaults_to_30_days(client):
@@ -171,19 +197,19 @@ def test_daily_defaults_to_30_days(client):
 def test_list_is_newest_first_with_pagination(client, seeded):
     r = client.get("/api/costs?limit=4")
     assert r.status_code == 200, r.json
-    assert r.json["pagination"] == {"page": 1, "limit": 4, "total": 10, "totalPages": 3}
+    assert r.json["pagination"] == {"page": 1, "limit": 4, "total": 10, "totalPages": 3, "totalExact": True}
     assert [c["id"] for c in r.json["records"]] == [seeded["next_day"], seeded["failed_priced"],
                                                     seeded["mini"], seeded["a1_new"]]
     last = client.get("/api/costs?limit=4&page=3").json
     assert [c["id"] for c in last["records"]] == [seeded["before_prev"], seeded["much_older"]]
-    assert last["pagination"] == {"page": 3, "limit": 4, "total": 10, "totalPages": 3}
+    assert last["pagination"] == {"page": 3, "limit": 4, "total": 10, "totalPages": 3, "totalExact": True}
     beyond = client.get("/api/costs?limit=4&page=4").json
     assert beyond["records"] == [] and beyond["pagination"]["total"] == 10
 
 
 def test_list_default_page_size_and_record_shape(client, seeded):
     body = client.get("/api/costs").json
-    assert body["pagination"] == {"page": 1, "limit": 50, "total": 10, "totalPages": 1}
+    assert body["pagination"] == {"page": 1, "limit": 50, "total": 10, "totalPages": 1, "totalExact": True}
     record = next(c for c in body["records"] if c["id"] == seeded["a1_new"])
     assert "duplicate" not in record
     assert record["totalCost"] == "0.015" and record["inputCost"] == "0.005" and record["outputCost"] == "0.01"
@@ -234,10 +260,10 @@ def test_assistant_breakdown(client, seeded):
     assert r.json == {
         "assistantId": "a1", "name": "Helper", "startDate": "2026-03-01", "endDate": "2026-03-07",
         "totalCost": "0.03", "totalTokens": 6000, "callCount": 3, "failureCount": 1, "unpricedCount": 0,
-        "byModel": {"gpt-4o": {"cost": "0.03", "tokens": 6000, "calls": 3}},
-        "byUser": [{"id": "u2", "cost": "0.015", "tokens": 3000, "calls": 1},
-                   {"id": "u1", "cost": "0.0075", "tokens": 1500, "calls": 1},
-                   {"id": "u3", "cost": "0.0075", "tokens": 1500, "calls": 1}],
+        "byModel": {"gpt-4o": sums("0.03", 6000, 3, failures=1)},
+        "byUser": [sums("0.015", 3000, 1, id="u2"), sums("0.0075", 1500, 1, id="u1"),
+                   sums("0.0075", 1500, 1, failures=1, id="u3")],
+        "other": {"byModel": NOTHING_ELSE, "byUser": NOTHING_ELSE},
     }
 
 
@@ -255,11 +281,11 @@ def test_model_breakdown(client, seeded):
     assert r.json == {
         "model": "gpt-4o", "startDate": "2026-03-01", "endDate": "2026-03-07",
         "totalCost": "0.03", "totalTokens": 6000, "callCount": 3, "failureCount": 1, "unpricedCount": 0,
-        "byProvider": {"openai": {"cost": "0.03", "tokens": 6000, "calls": 3}},
-        "byAssistant": [{"id": "a1", "name": "Helper", "cost": "0.03", "tokens": 6000, "calls": 3}],
-        "byUser": [{"id": "u2", "cost": "0.015", "tokens": 3000, "calls": 1},
-                   {"id": "u1", "cost": "0.0075", "tokens": 1500, "calls": 1},
-                   {"id": "u3", "cost": "0.0075", "tokens": 1500, "calls": 1}],
+        "byProvider": {"openai": sums("0.03", 6000, 3, failures=1)},
+        "byAssistant": [sums("0.03", 6000, 3, failures=1, id="a1", name="Helper")],
+        "byUser": [sums("0.015", 3000, 1, id="u2"), sums("0.0075", 1500, 1, id="u1"),
+                   sums("0.0075", 1500, 1, failures=1, id="u3")],
+        "other": {"byProvider": NOTHING_ELSE, "byAssistant": NOTHING_ELSE, "byUser": NOTHING_ELSE},
     }
 
 
@@ -284,9 +310,10 @@ def test_breakdown_of_something_without_calls_is_404(client, seeded, path):
 def test_user_costs_per_model(client, seeded):
     r = client.get(f"/analytics/cost/user/u1?{PERIOD}")
     assert r.status_code == 200, r.json
-    assert r.json == [{"model": "gpt-4o", "total_cost": "0.0075", "total_tokens": 1500},
-                      {"model": "gpt-4o-mini", "total_cost": "0.00075", "total_tokens": 2000},
-                      {"model": "mystery-model", "total_cost": "0", "total_tokens": 150}]
+    assert r.json == [
+        {"model": "gpt-4o", "total_cost": "0.0075", "total_tokens": 1500, "calls": 1, "unpriced_calls": 0},
+        {"model": "gpt-4o-mini", "total_cost": "0.00075", "total_tokens": 2000, "calls": 1, "unpriced_calls": 0},
+        {"model": "mystery-model", "total_cost": "0", "total_tokens": 150, "calls": 1, "unpriced_calls": 1}]
     assert client.get(f"/analytics/cost/user/nobody?{PERIOD}").json == []
 
 
@@ -306,21 +333,26 @@ def around_the_window(client):
 
 
 def test_rolling_total_is_exact_to_the_second(session, around_the_window):
-    assert analytics.rolling_total(session, NOW) == Decimal("0.0125")
-    assert analytics.rolling_total(session, NOW + timedelta(seconds=1)) == Decimal("1.01")
-    assert analytics.rolling_total(session, NOW - timedelta(seconds=1)) == Decimal("2.5025")
-    assert analytics.rolling_total(session, NOW, days=1) == Decimal("0.01")
+    assert analytics.rolling_total(session, NOW).cost == Decimal("0.0125")
+    assert analytics.rolling_total(session, NOW + timedelta(seconds=1)).cost == Decimal("1.01")
+    assert analytics.rolling_total(session, NOW - timedelta(seconds=1)).cost == Decimal("2.5025")
+    assert analytics.rolling_total(session, NOW, days=1).cost == Decimal("0.01")
+    assert (analytics.rolling_total(session, NOW).calls, analytics.rolling_total(session, NOW).unpriced) == (3, 1)
+    assert analytics.rolling_total(session, NOW, company_id="c1").cost == Decimal("0.0125")
+    assert analytics.rolling_total(session, NOW, company_id="c2").calls == 0
 
 
 def test_total_route_uses_its_clock(client, monkeypatch, around_the_window):
     monkeypatch.setattr("app.api.analytics.utc_now", lambda: NOW)
     r = client.get("/analytics/cost/total")
     assert r.status_code == 200
-    assert r.json == {"total_cost": "0.0125"}
+    assert r.json == {"total_cost": "0.0125", "calls": 3, "unpriced_calls": 1}
+    assert client.get("/analytics/cost/total?companyId=c2").json == {"total_cost": "0", "calls": 0,
+                                                                       "unpriced_calls": 0}
 
 
 def test_total_of_nothing_is_zero(client):
-    assert client.get("/analytics/cost/total").json == {"total_cost": "0"}
+    assert client.get("/analytics/cost/total").json == {"total_cost": "0", "calls": 0, "unpriced_calls": 0}
 
 
 # --- bad input ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from app.ledger import Ledger
 from app.models import LlmCall
 from app.records import NewCall
 from tests.committed import delete_company
+from tests.rollups import rollup_differences
 
 COMPANY = "concurrency-test"
 
@@ -76,19 +77,12 @@ def test_concurrent_batches_keep_rollups_exact_and_never_deadlock(gunicorn, engi
     assert all(status == 200 for status, _ in answers)
     assert sum(answer["stored"] for _, answer in answers) == 8 * 150 + 50  # 50 shared keys stored once
     with Session(engine) as session:
-        raw = session.execute(text(
-            "SELECT (timezone('UTC', timestamp))::date, model, user_id, assistant_id, success, count(*), "
-            "sum(total_tokens), sum(total_cost) FROM llm_call_log WHERE company_id = :c GROUP BY 1, 2, 3, 4, 5"),
-            {"c": COMPANY}).all()
-        rollup = session.execute(text(
-            "SELECT day, model, user_id, assistant_id, success, calls, total_tokens, total_cost FROM llm_call_daily "
-            "WHERE company_id = :c"), {"c": COMPANY}).all()
-        coarse = session.execute(text(
-            "SELECT sum(calls), sum(total_cost) FROM llm_call_daily_model WHERE company_id = :c"), {"c": COMPANY}).one()
-        hourly = session.execute(text(
-            "SELECT sum(calls), sum(total_cost) FROM llm_call_hourly WHERE company_id = :c"), {"c": COMPANY}).one()
-    assert sorted(map(tuple, raw)) == sorted(map(tuple, rollup))
-    assert coarse == hourly == (sum(row[5] for row in raw), sum(row[7] for row in raw))
+        assert rollup_differences(session, COMPANY) == {}
+        calls, cost = session.execute(text(
+            "SELECT count(*), sum(total_cost) FROM llm_call_log WHERE company_id = :c"), {"c": COMPANY}).one()
+        for table in ("rollup_company_hour", "rollup_company_month", "rollup_user_model_day"):
+            assert session.execute(text(f"SELECT sum(calls), sum(total_cost) FROM {table} WHERE company_id = :c"),
+                                   {"c": COMPANY}).one() == (calls, cost)
 
 
 def test_a_retry_waits_for_the_first_writer_and_then_sees_its_call(engine, cleanup):

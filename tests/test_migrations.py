@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 
 import pytest
 from alembic import command
@@ -13,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
+import app.ledger.rollup_tables  # noqa: F401 (registers the rollup tables)
 import app.models  # noqa: F401
 from app.db import Base
 from app.dbstate import alembic_config, database_state, head_revisions
@@ -138,13 +140,60 @@ def test_partitioning_and_rollup_migrations_keep_existing_calls(scratch_url):
                 "SELECT id, tableoid::regclass::text FROM llm_call_log ORDER BY id")).all())
             assert partitions == {41: "llm_call_log_p202402", 42: "llm_call_log_p202603"}
             assert conn.execute(text("SELECT call_timestamp FROM llm_call_request")).scalar_one().year == 2024
-            assert conn.execute(text("SELECT sum(calls), sum(total_tokens) FROM llm_call_daily")).one() == (2, 40)
+            for table in ("rollup_company_day", "rollup_company_month", "rollup_company_hour", "rollup_user_model_day"):
+                assert conn.execute(text(f"SELECT sum(calls), sum(total_tokens) FROM {table}")).one() == (2, 40)
             next_id = conn.execute(text(
-                "INSERT INTO llm_call_log (timestamp, company_id, provider, model, input_tokens, output_tokens, "
-                "total_tokens) VALUES (now(), 'c', 'openai', 'gpt-4o', 1, 1, 2) RETURNING id")).scalar_one()
+                "INSERT INTO llm_call_log (timestamp, company_id, provider, model, canonical_provider, canonical_model, "
+                "input_tokens, output_tokens, total_tokens) VALUES (now(), 'c', 'openai', 'gpt-4o', 'openai', 'gpt-4o', "
+                "1, 1, 2) RETURNING id")).scalar_one()
             assert next_id > 42  # ids continue where they were
             command.downgrade(config, "0002")
             assert conn.execute(text("SELECT count(*) FROM llm_call_log")).scalar_one() == 3
             assert conn.execute(text("SELECT call_id FROM llm_call_request")).scalar_one() == 41
+    finally:
+        engine.dispose()
+
+
+def test_rollups_by_question_keep_the_history_of_dropped_months(scratch_url):
+    """0007 fills the new rollups from the old full-grain one (which remembers months whose raw calls
+    were dropped) and names calls by their canonical model; its downgrade rebuilds the old ones."""
+    engine = create_engine(scratch_url)
+    config = alembic_config()
+    config.attributes["configure_logging"] = False
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0006")
+            conn.execute(text(
+                "INSERT INTO llm_call_log (timestamp, company_id, provider, model, user_id, assistant_id, "
+                "assistant_name, input_tokens, output_tokens, total_tokens, success) VALUES "
+                "('2025-01-10T10:00:00Z', 'c', 'openai', 'gpt-4o-2024-08-06', 'u1', 'a1', 'Bot', 10, 5, 15, true), "
+                "('2026-03-05T10:00:00Z', 'c', 'OpenAI', 'gpt-4o', 'u1', 'a1', NULL, 20, 5, 25, false)"))
+            conn.execute(text(
+                "INSERT INTO llm_call_daily (day, company_id, provider, model, user_id, assistant_id, endpoint, "
+                "success, assistant_name, calls, input_tokens, output_tokens, total_tokens) VALUES "
+                "('2025-01-10', 'c', 'openai', 'gpt-4o-2024-08-06', 'u1', 'a1', NULL, true, 'Bot', 1, 10, 5, 15), "
+                "('2026-03-05', 'c', 'OpenAI', 'gpt-4o', 'u1', 'a1', NULL, false, NULL, 1, 20, 5, 25)"))
+            conn.execute(text(
+                "INSERT INTO llm_call_hourly (hour, company_id, calls, total_tokens) VALUES "
+                "('2025-01-10T10:00:00Z', 'c', 1, 15), ('2026-03-05T10:00:00Z', 'c', 1, 25)"))
+            conn.execute(text("DELETE FROM llm_call_log WHERE timestamp < '2026-01-01'"))  # a dropped month
+            command.upgrade(config, "0007")
+            assert conn.execute(text("SELECT DISTINCT canonical_provider, canonical_model FROM llm_call_log")).all() \
+                == [("openai", "gpt-4o")]
+            assert conn.execute(text(
+                "SELECT model, sum(calls), sum(total_tokens) FROM rollup_model_month GROUP BY model")).all() \
+                == [("gpt-4o", 2, 40)]
+            assert conn.execute(text(
+                "SELECT month, assistant_name FROM rollup_assistant_month ORDER BY month")).all() \
+                == [(date(2025, 1, 1), "Bot"), (date(2026, 3, 1), None)]
+            assert conn.execute(text("SELECT sum(calls) FILTER (WHERE NOT success) FROM rollup_user_model_day")) \
+                .scalar_one() == 1
+            # hours: the dropped month's from the old hourly rollup, the kept one's from raw (with success)
+            assert conn.execute(text("SELECT hour, success, calls FROM rollup_company_hour ORDER BY hour")).all() == [
+                (datetime(2025, 1, 10, 10, tzinfo=UTC), True, 1), (datetime(2026, 3, 5, 10, tzinfo=UTC), False, 1)]
+            command.downgrade(config, "0006")
+            assert conn.execute(text("SELECT sum(calls) FROM llm_call_daily")).scalar_one() == 1  # raw only
+            assert conn.execute(text("SELECT sum(calls) FROM llm_call_hourly")).scalar_one() == 2
     finally:
         engine.dispose()

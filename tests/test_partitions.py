@@ -9,7 +9,9 @@ from sqlalchemy import func, select, text, update
 
 from app import analytics
 from app.ledger import Ledger
-from app.models import CallDaily, CallRequestKey, LlmCall
+from app.ledger.rollup_tables import DAY, MONTH, USER_MODEL
+from app.models import CallRequestKey, LlmCall
+from tests.rollups import rollup_differences
 from app.records import NewCall
 from app.partitions import DEFAULT, drop_partitions_before, ensure_partitions, list_partitions
 
@@ -85,12 +87,16 @@ def list_partitions_of(runner):
 def test_rollup_rebuild_repairs_a_damaged_rollup(client, session, runner):
     post(client, "2026-03-05T10:00:00+00:00")
     post(client, "2026-03-05T11:00:00+00:00", success=False, error="timeout")
-    rollup = select(func.sum(CallDaily.calls), func.sum(CallDaily.total_cost)).where(
-        CallDaily.company_id == "part", CallDaily.day == date(2026, 3, 5))
+    day, month = USER_MODEL.model(DAY), USER_MODEL.model(MONTH)
+    rollup = select(func.sum(day.calls), func.sum(day.total_cost)).where(
+        day.company_id == "part", day.day == date(2026, 3, 5))
     good = session.execute(rollup).one()
-    session.execute(update(CallDaily).where(CallDaily.company_id == "part").values(calls=999, total_cost=0))
+    session.execute(update(day).where(day.company_id == "part").values(calls=999, total_cost=0))
+    session.execute(update(month).where(month.company_id == "part").values(calls=5))
     session.commit()
+    assert rollup_differences(session, "part")
     result = runner.invoke(args=["costs", "rollups", "rebuild", "--since", "2026-03-05", "--until", "2026-03-05"])
     assert result.exit_code == 0 and "rebuilt 2026-03-05 .. 2026-03-05" in result.stdout
     session.expire_all()
     assert session.execute(rollup).one() == good == (2, Decimal("0.015"))
+    assert rollup_differences(session, "part") == {}  # the month too, from the days

@@ -48,30 +48,41 @@ def test_json_by_model_keeps_money_exact(runner, seeded):
     assert body["rows"] == [
         {"key": "gpt-4o", "cost": "0.0225", "tokens": 4500, "calls": 2, "failures": 0, "unpriced": 0},
         {"key": "gpt-4o-mini", "cost": "0.00075", "tokens": 2000, "calls": 1, "failures": 0, "unpriced": 0},
-        {"key": "mystery-model", "cost": "0", "tokens": 1500, "calls": 1, "failures": 1, "unpriced": 1},
+        {"key": "mystery-model", "cost": None, "tokens": 1500, "calls": 1, "failures": 1, "unpriced": 1},
     ]
+    assert body["other"] == {"keys": 0, "cost": "0", "tokens": 0, "calls": 0, "failures": 0, "unpriced": 0}
     assert body["total"] == {"cost": "0.02325", "tokens": 8000, "calls": 4, "failures": 1, "unpriced": 1}
 
 
 def test_table_has_a_total_line(runner, seeded):
     lines = report(runner, *SINCE_UNTIL, "--by", "provider").splitlines()
     assert lines[0].split() == ["provider", "cost", "tokens", "calls", "failures", "unpriced"]
-    assert [line.split() for line in lines[2:]] == [["openai", "0.02325", "6500", "3", "0", "0"],
-                                                    ["acme", "0", "1500", "1", "1", "1"],
-                                                    ["TOTAL", "0.02325", "8000", "4", "1", "1"]]
+    assert [line.split() for line in lines[2:-1]] == [["openai", "0.02325", "6500", "3", "0", "0"],
+                                                      ["acme", "(unpriced)", "1500", "1", "1", "1"],
+                                                      ["TOTAL", "0.02325", "8000", "4", "1", "1"]]
+    assert lines[-1].startswith("1 calls had no price")
 
 
 def test_table_names_calls_without_a_key(runner, seeded):
     lines = report(runner, *SINCE_UNTIL, "--by", "endpoint").splitlines()
-    assert [line.split() for line in lines[2:]] == [["(none)", "0.01575", "6500", "3", "1", "1"],
-                                                    ["/chat", "0.0075", "1500", "1", "0", "0"],
-                                                    ["TOTAL", "0.02325", "8000", "4", "1", "1"]]
+    assert [line.split() for line in lines[2:-1]] == [["(none)", "0.01575", "6500", "3", "1", "1"],
+                                                      ["/chat", "0.0075", "1500", "1", "0", "0"],
+                                                      ["TOTAL", "0.02325", "8000", "4", "1", "1"]]
+
+
+def test_top_rows_and_the_rest_in_one_line(runner, seeded):
+    lines = report(runner, *SINCE_UNTIL, "--by", "model", "--top", "1").splitlines()
+    assert [line.split() for line in lines[2:-1]] == [["gpt-4o", "0.0225", "4500", "2", "0", "0"],
+                                                      ["(other:", "2)", "0.00075", "3500", "2", "1", "1"],
+                                                      ["TOTAL", "0.02325", "8000", "4", "1", "1"]]
+    rows = list(csv.reader(io.StringIO(report(runner, *SINCE_UNTIL, "--top", "0", "--format", "csv"))))
+    assert len(rows) == 4  # the header and every model
 
 
 def test_by_day_lists_days_in_order(runner, seeded):
     rows = list(csv.reader(io.StringIO(report(runner, *SINCE_UNTIL, "--by", "day", "--format", "csv"))))
     assert [row[:3] for row in rows] == [["day", "cost", "tokens"], ["2026-03-05", "0.0075", "1500"],
-                                         ["2026-03-06", "0.01575", "5000"], ["2026-03-07", "0", "1500"]]
+                                         ["2026-03-06", "0.01575", "5000"], ["2026-03-07", "", "1500"]]
 
 
 def test_company_filter(runner, seeded):

@@ -6,7 +6,6 @@ Every handler parses the query string, calls :mod:`app.analytics`, and serialise
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask_smorest import abort
@@ -18,16 +17,20 @@ from app.db import get_session
 from app.ledger import utc_now  # the clock of `/analytics/cost/total`; tests monkeypatch it here
 from app.schemas.analytics import (
     AssistantBreakdownSchema,
+    BreakdownPageSchema,
+    BreakdownQuery,
     CallListQuery,
     CallPageSchema,
+    CompanyOnlyQuery,
     CompanyPeriodQuery,
-    CompanyRangeQuery,
     DailySchema,
     ModelBreakdownSchema,
     ModelCostSchema,
-    PeriodQuery,
+    SummaryQuery,
     SummarySchema,
+    TopRangeQuery,
     TotalCostSchema,
+    UserPeriodQuery,
 )
 
 bp = Blueprint("analytics", __name__, description="Who spent what, on which model, when")
@@ -39,10 +42,19 @@ def _query(schema: type) -> Any:
 
 
 @bp.route("/api/costs/summary")
-@_query(CompanyPeriodQuery)
-@bp.response(200, SummarySchema, description="Totals and breakdowns, and the change from the equal period before.")
+@_query(SummaryQuery)
+@bp.response(200, SummarySchema, description="Totals, the top entries of each breakdown and the rest, and the "
+                                             "change from the equal period before.")
 def cost_summary(args: dict[str, Any]):
-    return analytics.summary(get_session(), args["start"], args["end"], company_id=args["company_id"])
+    return analytics.summary(get_session(), args["start"], args["end"], company_id=args["company_id"], top=args["top"])
+
+
+@bp.route("/api/costs/breakdown")
+@_query(BreakdownQuery)
+@bp.response(200, BreakdownPageSchema, description="One page of every entry of a breakdown, most first.")
+def cost_breakdown(args: dict[str, Any]):
+    return analytics.breakdown(get_session(), args["by"], args["start"], args["end"], company_id=args["company_id"],
+                               page=args["page"], limit=args["limit"], sort=args["sort"])
 
 
 @bp.route("/api/costs/daily")
@@ -60,36 +72,39 @@ def list_calls(args: dict[str, Any]):
 
 
 @bp.route("/api/costs/by-assistant/<assistant_id>")
-@_query(CompanyRangeQuery)
+@_query(TopRangeQuery)
 @bp.response(200, AssistantBreakdownSchema)
 @bp.alt_response(404, description="The assistant never made a call.")
 def by_assistant(args: dict[str, Any], assistant_id: str):
     found = analytics.assistant_breakdown(get_session(), assistant_id, args["start"], args["end"],
-                                          company_id=args["company_id"])
+                                          company_id=args["company_id"], top=args["top"])
     if found is None:
         abort(404, message=f"No calls for assistant {assistant_id!r}.")
     return found
 
 
 @bp.route("/api/costs/by-model/<path:model>")
-@_query(CompanyRangeQuery)
+@_query(TopRangeQuery)
 @bp.response(200, ModelBreakdownSchema)
 @bp.alt_response(404, description="The model was never called.")
 def by_model(args: dict[str, Any], model: str):
-    found = analytics.model_breakdown(get_session(), model, args["start"], args["end"], company_id=args["company_id"])
+    found = analytics.model_breakdown(get_session(), model, args["start"], args["end"], company_id=args["company_id"],
+                                      top=args["top"])
     if found is None:
         abort(404, message=f"No calls for model {model!r}.")
     return found
 
 
 @bp.route("/analytics/cost/user/<user_id>")
-@_query(PeriodQuery)
+@_query(UserPeriodQuery)
 @bp.response(200, ModelCostSchema(many=True), description="What the user spent per model (seed shape).")
-def user_cost(args: dict[str, date], user_id: str):
-    return analytics.user_model_costs(get_session(), user_id, args["start"], args["end"])
+def user_cost(args: dict[str, Any], user_id: str):
+    return analytics.user_model_costs(get_session(), user_id, args["start"], args["end"], company_id=args["company_id"])
 
 
 @bp.route("/analytics/cost/total")
+@_query(CompanyOnlyQuery)
 @bp.response(200, TotalCostSchema, description="Cost of the last 30 days, to the second (seed shape).")
-def total_cost():
-    return {"total_cost": analytics.rolling_total(get_session(), utc_now())}
+def total_cost(args: dict[str, Any]):
+    totals = analytics.rolling_total(get_session(), utc_now(), company_id=args["company_id"])
+    return {"total_cost": totals.cost, "calls": totals.calls, "unpriced_calls": totals.unpriced}

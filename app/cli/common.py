@@ -15,7 +15,7 @@ prices = AppGroup("prices", help="The price table (model_price).")
 costs.add_command(prices)
 partitions = AppGroup("partitions", help="Monthly partitions of llm_call_log: create ahead, drop after retention.")
 costs.add_command(partitions)
-rollups_group = AppGroup("rollups", help="The rollups (llm_call_daily and the coarser ones).")
+rollups_group = AppGroup("rollups", help="The rollup tables (rollup_*): sums of the calls per day and month.")
 costs.add_command(rollups_group)
 
 DAY = click.DateTime(["%Y-%m-%d"])

@@ -58,11 +58,12 @@ def partitions_prune(keep_months: int | None, dry_run: bool) -> None:
 @click.option("--since", type=DAY, help="First UTC day  [default: oldest raw call]")
 @click.option("--until", type=DAY, help="Last UTC day  [default: newest raw call]")
 def rollups_rebuild(since: datetime | None, until: datetime | None) -> None:
-    """Recompute the daily rollup from raw calls (after a bulk load or a repair)."""
+    """Recompute the rollups from raw calls (after a bulk load or a repair)."""
     session = get_session()
     result = rebuild_rollups(session, since.date() if since else None, until.date() if until else None)
     session.commit()
     if result.first_day is None:
         click.echo("no raw calls: nothing to rebuild")
     else:
-        click.echo(f"rebuilt {result.first_day} .. {result.last_day}: {result.rows} rollup rows")
+        click.echo(f"rebuilt {result.first_day} .. {result.last_day}: "
+                   + ", ".join(f"{table} {rows:,} rows" for table, rows in result.rows.items()))

@@ -39,8 +39,10 @@ from app.ledger import rollups
 from app.ledger.after_write import AfterWrite, log_calls
 from app.models import CallRequestKey, LlmCall
 from app.pricing import PriceBook, PriceCache, PricesChanged
+from app.pricing.catalog import canonical
 from app.pricing.usage import usage_of
 from app.records import CallRecord, IngestResult, NewCall
+from app.token_types import TOKEN_NAMES, TOTAL_TOKENS
 
 STAGING = "llm_call_staging"
 # Batches of more calls than this are COPYed into the staging table; smaller ones travel in the
@@ -51,14 +53,14 @@ PRICING_ATTEMPTS = 5
 # Columns of a staged call, in COPY and array order; the id is drawn from the log's own sequence
 # by the ingest statement (recorded_at comes from the database clock).
 COLUMNS = ("timestamp", "company_id", "user_id", "assistant_id", "assistant_name", "endpoint", "provider",
-           "model", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
-           "cache_write_1h_tokens", "input_audio_tokens", "cached_audio_tokens", "reasoning_tokens",
-           "output_audio_tokens", "total_tokens", "service_tier", "input_cost", "output_cost", "total_cost",
-           "price_id", "duration_ms", "success", "error_message", "request_id", "metadata")
+           "model", "canonical_provider", "canonical_model", *TOKEN_NAMES, TOTAL_TOKENS, "service_tier",
+           "input_cost", "output_cost", "total_cost", "price_id", "duration_ms", "success", "error_message",
+           "request_id", "metadata")
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in COLUMNS)
 _STAGED = ", ".join(f'"{name}"' for name in ("id", *COLUMNS))
 _RETURNED = ", ".join(f'"{name}"' for name in rollups.SOURCE_COLUMNS)
-_ROLLED = ",\n".join(f"rolled_{n} AS ({rollups.upsert_sql(rollup, 'ins')})" for n, rollup in enumerate(rollups.ROLLUPS))
+_ROLLED = ",\n".join(f"rolled_{rollup.table(grain)} AS ({rollups.upsert_sql(rollup, grain, 'ins')})"
+                     for rollup, grain in rollups.grains())
 # `ord` is the call's position in the batch. `staged` draws ids only if the price epoch ($1) is
 # still the one the calls were priced at (NULL: not checked); otherwise it is empty, nothing is
 # written, and the first column comes back NULL. Statements are run by a psycopg RawCursor
@@ -199,6 +201,7 @@ def _row(call: NewCall, book: PriceBook) -> dict[str, Any]:
     """The values a call is staged with, priced by `book` (its id comes from the ingest statement)."""
     assert call.timestamp is not None
     price, cost = book.cost_of(call) or (None, None)
+    canonical_provider, canonical_model = canonical(call.provider, call.model)
     return {
         "timestamp": call.timestamp,
         "company_id": call.company_id,
@@ -208,6 +211,8 @@ def _row(call: NewCall, book: PriceBook) -> dict[str, Any]:
         "endpoint": call.endpoint,
         "provider": call.provider,
         "model": call.model,
+        "canonical_provider": canonical_provider,
+        "canonical_model": canonical_model,
         **usage_of(call).as_dict(),
         "total_tokens": call.input_tokens + call.output_tokens,
         "service_tier": call.service_tier,

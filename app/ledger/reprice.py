@@ -105,6 +105,9 @@ class RepriceResult:
 
 
 _COST_COLUMNS = ("price_id", "input_cost", "output_cost", "total_cost")
+# What repricing reads of a call: what prices it (names as sent, tokens) and its rollup keys.
+_READ = tuple(dict.fromkeys(("provider", "model", *(c for c in rollups.SOURCE_COLUMNS if c != "timestamp"),
+                             *GENAI_KEYS, *_COST_COLUMNS)))
 
 
 class Repricer:
@@ -141,7 +144,7 @@ class Repricer:
             rows = self._session.execute(
                 select(
                     LlmCall.id, LlmCall.timestamp, LlmCall.service_tier,
-                    *(LlmCall.__table__.c[column] for column in (*rollups.KEY_COLUMNS, *GENAI_KEYS, *_COST_COLUMNS)),
+                    *(LlmCall.__table__.c[column] for column in _READ),
                 )
                 .where(*self._selection, LlmCall.id > after_id)
                 .order_by(LlmCall.id)

@@ -1,18 +1,19 @@
-"""Keeping the rollups (`llm_call_daily`, `llm_call_daily_model`, `llm_call_daily_user`,
-`llm_call_hourly`) exactly in
-step with `llm_call_log`.
+"""Keeping every rollup (:mod:`app.ledger.rollup_tables`) exactly in step with `llm_call_log`.
 
-Every write to the log changes the rollup in the same transaction:
+Every write to the log changes the rollups in the same transaction:
 
 - ingest: :func:`upsert_sql` sums the rows just inserted (the RETURNING of the insert, in the
-  same statement) per rollup key and adds them to the rollup rows, creating missing ones — for
-  each of the three rollups (:data:`ROLLUPS`);
+  same statement) per bucket and rollup key and adds them to the rollup rows, creating missing
+  ones — for every rollup at every grain;
 - repricing: :func:`apply_cost_changes` adds the difference between new and old costs;
-- repair or bulk loads: :func:`rebuild` recomputes a range of days from the raw rows.
+- repair or bulk loads: :func:`rebuild` recomputes a range of days from the raw rows, and the
+  months that range touches from the day rows.
 
-Rows are added in key order, so concurrent writers lock rollup rows in the same order and never
-deadlock; ``ON CONFLICT … DO UPDATE`` makes concurrent additions to one row serialise instead of
-losing updates.
+A month row is always the sum of its day rows (both are written by the same statements), so day
+rows keep the history of months whose raw calls were dropped and months can be recomputed from
+them. Rows are added in key order, so concurrent writers lock rollup rows in the same order and
+never deadlock; ``ON CONFLICT … DO UPDATE`` makes concurrent additions to one row serialise
+instead of losing updates.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.models import CallDaily, CallDailyModel, CallDailyUser, CallHourly
-from app.models.rollups import COST_SUMS, DIMENSIONS, TOKEN_SUMS
+from app.ledger.rollup_tables import (  # noqa: F401 (rollup_tables: re-exported for maintenance tools)
+    COST_SUMS, DAY, DIMENSIONS, HOUR, MEASURES, MONTH, ROLLUPS, Grain, Rollup, rollup_tables)
+from app.token_types import TOKEN_SUMS
 
-KEY_COLUMNS = DIMENSIONS[1:]  # the dimensions other than the day, as columns of the call log
-# Rollup column → the aggregate of the call log's rows that feeds it.
-MEASURES = {
+# Rollup measure → the aggregate of the call log's rows that feeds it.
+AGGREGATES = {
     "calls": "count(*)",
     "unpriced_calls": "count(*) FILTER (WHERE price_id IS NULL)",
     **{name: f"sum({name})" for name in TOKEN_SUMS},
@@ -40,74 +41,54 @@ MEASURES = {
     "duration_ms_sum": "coalesce(sum(duration_ms), 0)",
     "timed_calls": "count(duration_ms)",
 }
+assert tuple(AGGREGATES) == MEASURES
 LATEST_NAME = "(array_agg(assistant_name ORDER BY timestamp DESC) FILTER (WHERE assistant_name IS NOT NULL))[1]"
 # The columns of the call log the aggregates read (what an insert must RETURN to feed them).
-SOURCE_COLUMNS = ("timestamp", *KEY_COLUMNS, "assistant_name", "price_id", *TOKEN_SUMS, *COST_SUMS, "duration_ms")
+SOURCE_COLUMNS = ("timestamp", "company_id", "success", *(d.source for d in DIMENSIONS.values()), "assistant_name",
+                  "price_id", *TOKEN_SUMS, *COST_SUMS, "duration_ms")
 
 
-@dataclass(frozen=True)
-class Rollup:
-    """One rollup table: a time bucket of the call's timestamp, the dimensions it keeps."""
-
-    model: type
-    bucket: str  # the bucket column: "day" or "hour"
-    keys: tuple[str, ...]  # other dimensions, columns of the call log
-
-    @property
-    def table(self) -> str:
-        return self.model.__tablename__
-
-    @property
-    def bucket_sql(self) -> str:
-        if self.bucket == "day":
-            return "(timezone('UTC', timestamp))::date"
-        return "date_trunc('hour', timestamp, 'UTC')"
-
-    def bucket_of(self, moment: datetime) -> date | datetime:
-        moment = moment.astimezone(UTC)
-        return moment.date() if self.bucket == "day" else moment.replace(minute=0, second=0, microsecond=0)
-
-    def key_of(self, row) -> tuple:
-        return (self.bucket_of(row.timestamp), *(getattr(row, name) for name in self.keys))
-
-    @property
-    def names_assistants(self) -> bool:
-        return "assistant_id" in self.keys
+def source_of(column: str) -> str:
+    """The call-log column a rollup key column comes from (``model`` ← ``canonical_model``)."""
+    return DIMENSIONS[column].source if column in DIMENSIONS else column
 
 
-DAILY = Rollup(CallDaily, "day", KEY_COLUMNS)
-DAILY_MODEL = Rollup(CallDailyModel, "day", tuple(name for name in KEY_COLUMNS if name != "user_id"))
-DAILY_USER = Rollup(CallDailyUser, "day", ("company_id", "user_id", "success"))
-HOURLY = Rollup(CallHourly, "hour", ("company_id",))
-ROLLUPS = (DAILY, DAILY_MODEL, DAILY_USER, HOURLY)
+def grains() -> list[tuple[Rollup, Grain]]:
+    """Every rollup table, as (rollup, grain)."""
+    return [(rollup, grain) for rollup in ROLLUPS for grain in rollup.grains]
 
 
-def rollup_tables() -> list[str]:
-    """Every rollup table's name (for row counts and maintenance)."""
-    return [rollup.table for rollup in ROLLUPS]
-
-
-def upsert_sql(rollup: Rollup, source: str) -> str:
-    """SQL adding the calls of `source` (a relation with the call log's columns) to `rollup`."""
-    keys = ", ".join((rollup.bucket, *rollup.keys))
-    measures = dict(MEASURES) | ({"assistant_name": LATEST_NAME} if rollup.names_assistants else {})
-    positions = ", ".join(str(n) for n in range(1, len(rollup.keys) + 2))
-    updates = [f"{name} = {rollup.table}.{name} + EXCLUDED.{name}" for name in MEASURES]
+def upsert_sql(rollup: Rollup, grain: Grain, source: str) -> str:
+    """SQL adding the calls of `source` (a relation with the call log's columns) to one rollup table."""
+    table = rollup.table(grain)
+    keys = ", ".join((grain.name, *rollup.key))
+    measures = dict(AGGREGATES) | ({"assistant_name": LATEST_NAME} if rollup.names_assistants else {})
+    positions = ", ".join(str(n) for n in range(1, len(rollup.key) + 2))
+    updates = [f"{name} = {table}.{name} + EXCLUDED.{name}" for name in MEASURES]
     if rollup.names_assistants:
-        updates.append(f"assistant_name = coalesce(EXCLUDED.assistant_name, {rollup.table}.assistant_name)")
+        updates.append(f"assistant_name = coalesce(EXCLUDED.assistant_name, {table}.assistant_name)")
     return (
-        f"INSERT INTO {rollup.table} ({keys}, {', '.join(measures)}) "
-        f"SELECT {rollup.bucket_sql}, {', '.join(rollup.keys)}, {', '.join(measures.values())} "
+        f"INSERT INTO {table} ({keys}, {', '.join(measures)}) "
+        f"SELECT {grain.sql}, {', '.join(source_of(k) for k in rollup.key)}, {', '.join(measures.values())} "
         f"FROM {source} GROUP BY {positions} ORDER BY {positions} "
-        f"ON CONFLICT ON CONSTRAINT uq_{rollup.table}_key DO UPDATE SET {', '.join(updates)}"
+        f"ON CONFLICT ON CONSTRAINT uq_{table}_key DO UPDATE SET {', '.join(updates)}"
     )
+
+
+def bucket_of(grain: Grain, moment: datetime) -> date | datetime:
+    moment = moment.astimezone(UTC)
+    if grain is HOUR:
+        return moment.replace(minute=0, second=0, microsecond=0)
+    if grain is MONTH:
+        return date(moment.year, moment.month, 1)
+    return moment.date()
 
 
 @dataclass(frozen=True)
 class CostChange:
     """A repriced call's effect on the rollups: new minus old, for the call `row`."""
 
-    row: Any  # anything with the call log's columns (timestamp and the dimensions)
+    row: Any  # anything with the call log's columns (SOURCE_COLUMNS)
     unpriced_calls: int
     input_cost: Decimal
     output_cost: Decimal
@@ -118,23 +99,25 @@ _CHANGED = ("unpriced_calls", *COST_SUMS)
 
 
 def apply_cost_changes(session: Session, changes: Iterable[CostChange]) -> None:
-    """Add repricing differences to every rollup, in key order (as ingest does)."""
+    """Add repricing differences to every rollup table, in key order (as ingest does)."""
     changes = list(changes)
-    for rollup in ROLLUPS:
+    for rollup, grain in grains():
         totals: dict[tuple, list] = {}
         for change in changes:
-            total = totals.setdefault(rollup.key_of(change.row), [0, Decimal(0), Decimal(0), Decimal(0)])
+            key = (bucket_of(grain, change.row.timestamp), *(getattr(change.row, source_of(k)) for k in rollup.key))
+            total = totals.setdefault(key, [0, Decimal(0), Decimal(0), Decimal(0)])
             for index, name in enumerate(_CHANGED):
                 total[index] += getattr(change, name)
         if not totals:
             continue
-        columns = (rollup.bucket, *rollup.keys)
+        columns = (grain.name, *rollup.key)
         values = [dict(zip(columns, key, strict=True)) | dict(zip(_CHANGED, total, strict=True))
                   for key, total in sorted(totals.items(), key=lambda item: _sortable(item[0]))]
-        stmt = insert(rollup.model).values(values)
+        model = rollup.model(grain)
+        stmt = insert(model).values(values)
         stmt = stmt.on_conflict_do_update(
-            constraint=f"uq_{rollup.table}_key",
-            set_={name: getattr(rollup.model, name) + stmt.excluded[name] for name in _CHANGED},
+            constraint=f"uq_{rollup.table(grain)}_key",
+            set_={name: getattr(model, name) + stmt.excluded[name] for name in _CHANGED},
         )
         session.execute(stmt)
 
@@ -148,31 +131,59 @@ def _sortable(key: tuple) -> tuple:
 class RebuildResult:
     first_day: date | None
     last_day: date | None
-    rows: int  # rows of the full-grain daily rollup in the range
+    rows: dict[str, int]  # rollup table → its rows in the range (months: the months it touches)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def rebuild(session: Session, first_day: date | None = None, last_day: date | None = None) -> RebuildResult:
     """Recompute every rollup for [first_day, last_day] from the raw calls.
 
-    Defaults to the days the raw calls cover, so days whose raw partitions were dropped under the
-    retention policy keep their rollup history.
+    Day and hour rows of the range are recomputed from raw calls, then the month rows of every
+    month the range touches from the day rows (which keep the history of dropped raw months).
+    Defaults to the days the raw calls cover.
     """
     if first_day is None or last_day is None:
-        low, high = session.execute(text(
-            "SELECT min(timestamp), max(timestamp) FROM llm_call_log")).one()
+        low, high = session.execute(text("SELECT min(timestamp), max(timestamp) FROM llm_call_log")).one()
         if low is None:
-            return RebuildResult(None, None, 0)
+            return RebuildResult(None, None, {})
         first_day = first_day or low.astimezone(UTC).date()
         last_day = last_day or high.astimezone(UTC).date()
     bounds = {"first": first_day, "last": last_day,
               "start": datetime.combine(first_day, time.min, tzinfo=UTC),
-              "end": datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=UTC)}
+              "end": datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=UTC),
+              "first_month": _month_start(first_day), "end_month": _next_month(last_day)}
+    raw = "(SELECT * FROM llm_call_log WHERE timestamp >= :start AND timestamp < :end) AS calls"
+    rows: dict[str, int] = {}
     for rollup in ROLLUPS:
-        where = ("day BETWEEN :first AND :last" if rollup.bucket == "day"
-                 else "hour >= :start AND hour < :end")
-        session.execute(text(f"DELETE FROM {rollup.table} WHERE {where}"), bounds)
-        session.execute(text(upsert_sql(
-            rollup, "(SELECT * FROM llm_call_log WHERE timestamp >= :start AND timestamp < :end) AS calls")), bounds)
-    rows = session.execute(text("SELECT count(*) FROM llm_call_daily WHERE day BETWEEN :first AND :last"),
-                           bounds).scalar_one()
+        for grain in (g for g in rollup.grains if g is not MONTH):
+            table = rollup.table(grain)
+            where = "day BETWEEN :first AND :last" if grain is DAY else "hour >= :start AND hour < :end"
+            session.execute(text(f"DELETE FROM {table} WHERE {where}"), bounds)
+            session.execute(text(upsert_sql(rollup, grain, raw)), bounds)
+            rows[table] = session.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), bounds).scalar_one()
+        if rollup.has(MONTH):
+            table = rollup.table(MONTH)
+            where = "month >= :first_month AND month < :end_month"
+            session.execute(text(f"DELETE FROM {table} WHERE {where}"), bounds)
+            session.execute(text(months_from_days_sql(rollup)), bounds)
+            rows[table] = session.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), bounds).scalar_one()
     return RebuildResult(first_day, last_day, rows)
+
+
+def months_from_days_sql(rollup: Rollup) -> str:
+    """SQL summing the day rows of [:first_month, :end_month) into month rows."""
+    keys = ", ".join(rollup.key)
+    name = ", assistant_name" if rollup.names_assistants else ""
+    latest = (", (array_agg(assistant_name ORDER BY day DESC) FILTER (WHERE assistant_name IS NOT NULL))[1]"
+              if rollup.names_assistants else "")
+    return (f"INSERT INTO {rollup.table(MONTH)} (month, {keys}{name}, {', '.join(MEASURES)}) "
+            f"SELECT (date_trunc('month', day))::date, {keys}{latest}, {', '.join(f'sum({m})' for m in MEASURES)} "
+            f"FROM {rollup.table(DAY)} WHERE day >= :first_month AND day < :end_month "
+            f"GROUP BY 1, {keys}")

@@ -1,8 +1,8 @@
-"""Typed tables, one module per concept. Importing this package registers every table on `Base`."""
+"""Typed tables, one module per concept. Importing this package registers these tables on `Base`;
+the rollup tables are the ledger's (:mod:`app.ledger.rollup_tables`), registered when it is imported."""
 
 from app.models.calls import CallRequestKey, LlmCall
 from app.models.price_epoch import PriceEpoch
 from app.models.prices import ModelPrice
-from app.models.rollups import CallDaily, CallDailyModel, CallDailyUser, CallHourly
 
-__all__ = ["CallDaily", "CallDailyModel", "CallDailyUser", "CallHourly", "CallRequestKey", "LlmCall", "ModelPrice", "PriceEpoch"]
+__all__ = ["CallRequestKey", "LlmCall", "ModelPrice", "PriceEpoch"]

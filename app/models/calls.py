@@ -1,13 +1,13 @@
 """`llm_call_log`: one row per LLM API call, and `llm_call_request`: the idempotency keys.
 
 Column names of `llm_call_log` keep the seed schema's (``id, model, provider, input_tokens, …,
-timestamp, duration_ms, success``) so existing BI queries run unchanged. Token columns follow
-one rule: a total includes its parts. ``input_tokens`` counts every input token; of them,
-``cached_input_tokens`` were cache reads, ``cache_write_tokens`` cache writes (of which
-``cache_write_1h_tokens`` with a one-hour lifetime), ``input_audio_tokens`` audio (of which
-``cached_audio_tokens`` cache reads). ``output_tokens`` counts every output token; of them
-``reasoning_tokens`` were reasoning and ``output_audio_tokens`` audio. A call with no known price has ``price_id``, ``input_cost``, ``output_cost`` and
-``total_cost`` all NULL (unpriced) until `flask costs reprice` prices it.
+timestamp, duration_ms, success``) so existing BI queries run unchanged. There is one token
+column per token type of :data:`app.token_types.TOKEN_TYPES` (a total includes its parts).
+``provider`` and ``model`` are kept as the client sent them; ``canonical_provider`` and
+``canonical_model`` are the names the call is grouped and filtered under
+(:func:`app.pricing.catalog.canonical`: ``claude-sonnet-4-5-20250929`` → ``claude-sonnet-4-5``).
+A call with no known price has ``price_id``, ``input_cost``, ``output_cost`` and ``total_cost``
+all NULL (unpriced) until `flask costs reprice` prices it.
 
 `llm_call_log` is range-partitioned by month on ``timestamp`` (partitions are managed by
 :mod:`app.partitions`; a DEFAULT partition catches any month not created yet, so no call is ever
@@ -30,9 +30,33 @@ from sqlalchemy import CheckConstraint, ForeignKey, Identity, Index, Integer, fu
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from app.token_types import TOKEN_NAMES, TOKEN_TYPES
 
 
-class LlmCall(Base):
+def _token_columns() -> type:
+    """A mixin with one column per token type: the two totals required, the parts 0 by default."""
+    annotations = {token.name: Mapped[int] for token in TOKEN_TYPES}
+    columns = {token.name: mapped_column() if token.required else mapped_column(server_default=text("0"))
+               for token in TOKEN_TYPES}
+    return type("TokenColumns", (), {"__annotations__": annotations, **columns})
+
+
+def _within_totals() -> str:
+    """Each part at most each total it is part of, and the input's parts (overlapping only where
+    cached audio is both cached and audio) at most the input."""
+    checks = [f"{token.name} <= {total}" for token in TOKEN_TYPES for total in token.within
+              if (token.name, total) != ("cached_input_tokens", "input_tokens")]  # its own constraint
+    parts = [token.name for token in TOKEN_TYPES if token.within == ("input_tokens",)]
+    overlap = [token.name for token in TOKEN_TYPES if len(token.within) > 1 and set(token.within) <= set(parts)]
+    checks.append(" + ".join(parts) + "".join(f" - {name}" for name in overlap) + " <= input_tokens")
+    return " AND ".join(checks)
+
+
+# The first three token types were checked by migration 0001, the others by 0002: two constraints.
+_FIRST = TOKEN_NAMES[:3]
+
+
+class LlmCall(_token_columns(), Base):
     __tablename__ = "llm_call_log"
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -45,15 +69,8 @@ class LlmCall(Base):
     endpoint: Mapped[str | None]
     provider: Mapped[str]
     model: Mapped[str]
-    input_tokens: Mapped[int]
-    output_tokens: Mapped[int]
-    cached_input_tokens: Mapped[int] = mapped_column(server_default=text("0"))
-    cache_write_tokens: Mapped[int] = mapped_column(server_default=text("0"))
-    cache_write_1h_tokens: Mapped[int] = mapped_column(server_default=text("0"))
-    input_audio_tokens: Mapped[int] = mapped_column(server_default=text("0"))
-    cached_audio_tokens: Mapped[int] = mapped_column(server_default=text("0"))
-    reasoning_tokens: Mapped[int] = mapped_column(server_default=text("0"))
-    output_audio_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    canonical_provider: Mapped[str]
+    canonical_model: Mapped[str]
     total_tokens: Mapped[int]
     service_tier: Mapped[str] = mapped_column(server_default=text("'standard'"))
     input_cost: Mapped[Decimal | None]
@@ -68,24 +85,11 @@ class LlmCall(Base):
     call_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
 
     __table_args__ = (
-        CheckConstraint(
-            "input_tokens >= 0 AND output_tokens >= 0 AND cached_input_tokens >= 0",
-            name="tokens_non_negative",
-        ),
-        CheckConstraint(
-            "cache_write_tokens >= 0 AND cache_write_1h_tokens >= 0 AND input_audio_tokens >= 0"
-            " AND cached_audio_tokens >= 0 AND reasoning_tokens >= 0 AND output_audio_tokens >= 0",
-            name="token_details_non_negative",
-        ),
+        CheckConstraint(" AND ".join(f"{name} >= 0" for name in _FIRST), name="tokens_non_negative"),
+        CheckConstraint(" AND ".join(f"{name} >= 0" for name in TOKEN_NAMES if name not in _FIRST),
+                        name="token_details_non_negative"),
         CheckConstraint("cached_input_tokens <= input_tokens", name="cached_within_input"),
-        CheckConstraint(
-            "cache_write_1h_tokens <= cache_write_tokens"
-            " AND cached_audio_tokens <= cached_input_tokens AND cached_audio_tokens <= input_audio_tokens"
-            " AND cached_input_tokens + cache_write_tokens + input_audio_tokens - cached_audio_tokens"
-            " <= input_tokens"
-            " AND reasoning_tokens <= output_tokens AND output_audio_tokens <= output_tokens",
-            name="token_parts_within_totals",
-        ),
+        CheckConstraint(_within_totals(), name="token_parts_within_totals"),
         CheckConstraint("total_tokens = input_tokens + output_tokens", name="total_tokens_sum"),
         CheckConstraint("duration_ms IS NULL OR duration_ms >= 0", name="duration_non_negative"),
         CheckConstraint(
@@ -97,10 +101,9 @@ class LlmCall(Base):
         Index(None, "company_id", "timestamp"),
         Index(None, "user_id", "timestamp"),
         Index(None, "assistant_id", "timestamp"),
-        Index(None, "model", "timestamp"),
-        Index(None, "provider", "timestamp"),
+        Index(None, "canonical_model", "timestamp"),
+        Index(None, "canonical_provider", "timestamp"),
         Index(None, "endpoint", "timestamp"),
-        Index(None, "total_cost"),
         Index("ix_llm_call_log_failed", "timestamp", postgresql_where=text("NOT success")),
         Index("ix_llm_call_log_unpriced", "timestamp", postgresql_where=text("price_id IS NULL")),
         {"postgresql_partition_by": "RANGE (timestamp)"},

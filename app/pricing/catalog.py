@@ -127,6 +127,25 @@ def canonical(provider: str, model: str) -> tuple[str, str]:
     return provider_id, found[1] if found else normalise_model(provider_id, model)
 
 
+def model_candidates(model: str, provider: str | None = None) -> tuple[str, ...]:
+    """The canonical model names a user-typed `model` may mean, most likely first: with a provider,
+    exactly one; without, the catalog's own match, the name normalised as it stands, and a
+    ``provider/model`` prefix read as the provider. Filters keep those that have calls."""
+    if provider:
+        return (canonical(provider, model)[1],)
+    found: list[str] = []
+    ref = normalise_model("", model)
+    try:
+        found.append(data_snapshot.get_snapshot().find_provider_model(ref, None, None, None)[1].id)
+    except LookupError:
+        pass
+    found.append(ref)
+    prefix, _, rest = model.strip().partition("/")
+    if rest and prefix.lower() != "models":
+        found.append(canonical(prefix, rest)[1])
+    return tuple(dict.fromkeys(found))
+
+
 def token_prices(price: types.ModelPrice) -> TokenPrices | None:
     """Our columns of a catalog price; None when it has neither an input nor an output price."""
     values: dict[str, Any] = {}

@@ -1,53 +1,33 @@
-"""Token usage of one call: every billed token type, and how it maps to and from `genai-prices`.
+"""Token usage of one call: every billed token type (:data:`app.token_types.TOKEN_TYPES`), and how
+it maps to and from `genai-prices`.
 
-One rule throughout: a total includes its parts. ``input_tokens`` counts every input token; of
-them ``cached_input_tokens`` were cache reads, ``cache_write_tokens`` cache writes (of which
-``cache_write_1h_tokens`` with a one-hour lifetime) and ``input_audio_tokens`` audio (of which
-``cached_audio_tokens`` were cache reads). ``output_tokens`` counts every output token; of them
-``reasoning_tokens`` were reasoning and ``output_audio_tokens`` audio. This is the convention of
+A total includes its parts (see :mod:`app.token_types`). This is the convention of
 `genai-prices`' ``Usage``, whose price engine bills each token once, at the most specific price
 the model has (cached audio at the cached-audio price, else the cache-read price, else input).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import field, fields, make_dataclass
 from typing import Any
 
 from genai_prices import Usage
 
+from app.token_types import TOKEN_BY_NAME, TOKEN_TYPES
+
 # Our field → the genai-prices usage key it feeds.
-GENAI_KEYS = {
-    "input_tokens": "input_tokens",
-    "output_tokens": "output_tokens",
-    "cached_input_tokens": "cache_read_tokens",
-    "cache_write_tokens": "cache_write_tokens",
-    "cache_write_1h_tokens": "cache_write_1h_tokens",
-    "input_audio_tokens": "input_audio_tokens",
-    "cached_audio_tokens": "cache_audio_read_tokens",
-    "reasoning_tokens": "output_reasoning_tokens",
-    "output_audio_tokens": "output_audio_tokens",
-}
+GENAI_KEYS = {token.name: token.genai for token in TOKEN_TYPES}
 
 
-@dataclass(frozen=True)
-class TokenUsage:
-    input_tokens: int
-    output_tokens: int
-    cached_input_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_write_1h_tokens: int = 0
-    input_audio_tokens: int = 0
-    cached_audio_tokens: int = 0
-    reasoning_tokens: int = 0
-    output_audio_tokens: int = 0
+class _Usage:
+    """The behaviour of :class:`TokenUsage`; its fields are the token types."""
 
     @property
     def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
+        return self.input_tokens + self.output_tokens  # type: ignore[attr-defined]
 
     def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
     def to_genai(self) -> Usage:
         return Usage(**{GENAI_KEYS[name]: value for name, value in self.as_dict().items() if value})
@@ -64,30 +44,30 @@ class TokenUsage:
         return cls(**{name: int(reported[key]) for name, key in GENAI_KEYS.items()})
 
     def problems(self) -> dict[str, str]:
-        """Parts that exceed their totals, by field name (empty when consistent)."""
+        """Parts that exceed their totals, by API field name (empty when consistent)."""
         found: dict[str, str] = {}
-        checks: list[tuple[str, bool, str]] = [
-            ("cacheWrite1hTokens", self.cache_write_1h_tokens <= self.cache_write_tokens,
-             "Must not exceed cacheWriteTokens (which counts 1-hour writes too)."),
-            ("cachedAudioTokens", self.cached_audio_tokens <= self.cached_input_tokens,
-             "Must not exceed cachedInputTokens (which counts cached audio too)."),
-            ("cachedAudioTokens", self.cached_audio_tokens <= self.input_audio_tokens,
-             "Must not exceed inputAudioTokens (which counts cached audio too)."),
-            ("cachedInputTokens", self.cached_input_tokens <= self.input_tokens,
-             "Must not exceed inputTokens (which counts cached tokens too)."),
-            ("inputTokens",
-             self.cached_input_tokens + self.cache_write_tokens + self.input_audio_tokens - self.cached_audio_tokens
-             <= self.input_tokens,
-             "Must count every input token: cache reads, cache writes and audio are parts of it."),
-            ("reasoningTokens", self.reasoning_tokens <= self.output_tokens,
-             "Must not exceed outputTokens (which counts reasoning tokens too)."),
-            ("outputAudioTokens", self.output_audio_tokens <= self.output_tokens,
-             "Must not exceed outputTokens (which counts audio output too)."),
-        ]
-        for field_name, ok, message in checks:
-            if not ok:
-                found.setdefault(field_name, message)
+        for token in TOKEN_TYPES:
+            for total in token.within:
+                if getattr(self, token.name) > getattr(self, total):
+                    whole = TOKEN_BY_NAME[total].json
+                    found.setdefault(token.json, f"Must not exceed {whole} (which counts these tokens too).")
+        # The parts of the input overlap only where cached audio is both cached and audio.
+        parts = [t for t in TOKEN_TYPES if t.within == ("input_tokens",)]
+        overlap = [t for t in TOKEN_TYPES if len(t.within) > 1 and set(t.within) <= {p.name for p in parts}]
+        counted = sum(getattr(self, t.name) for t in parts) - sum(getattr(self, t.name) for t in overlap)
+        if counted > self.input_tokens:  # type: ignore[attr-defined]
+            found.setdefault("inputTokens", "Must count every input token: "
+                             + ", ".join(t.json for t in parts) + " are parts of it.")
         return found
+
+
+# A call's token counts: one int field per token type; the two totals are required.
+TokenUsage = make_dataclass(
+    "TokenUsage",
+    [(t.name, int) if t.required else (t.name, int, field(default=0)) for t in TOKEN_TYPES],
+    bases=(_Usage,), frozen=True,
+)
+TokenUsage.__module__ = __name__
 
 
 def usage_of(obj: Any) -> TokenUsage:

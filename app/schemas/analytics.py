@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
-from app.analytics import CallFilters, CallPage
+from app.analytics import BREAKDOWN_KEYS, DEFAULT_TOP, MAX_TOP, SORTS, BreakdownPage, CallFilters, CallPage
 from app.schemas.calls import CallOutSchema
 from app.schemas.fields import Money
 
@@ -64,6 +64,37 @@ class CompanyRangeQuery(DateRangeQuery):
     company_id = fields.String(data_key="companyId", load_default=None)
 
 
+def _top() -> fields.Integer:
+    return fields.Integer(load_default=DEFAULT_TOP, validate=validate.Range(min=0, max=MAX_TOP), metadata={
+        "description": f"Entries of each breakdown (by most cost); the rest are summed in `other`. "
+                       f"Default {DEFAULT_TOP}, at most {MAX_TOP}."})
+
+
+class SummaryQuery(CompanyPeriodQuery):
+    top = _top()
+
+
+class TopRangeQuery(CompanyRangeQuery):
+    top = _top()
+
+
+class CompanyOnlyQuery(Schema):
+    company_id = fields.String(data_key="companyId", load_default=None)
+
+
+class UserPeriodQuery(PeriodQuery):
+    company_id = fields.String(data_key="companyId", load_default=None)
+
+
+class BreakdownQuery(CompanyPeriodQuery):
+    by = fields.String(required=True, validate=validate.OneOf(BREAKDOWN_KEYS))
+    sort = fields.String(load_default="cost", validate=validate.OneOf(SORTS),
+                         metadata={"description": "Most first: by cost (default), calls or tokens."})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=lambda: _default_page_size(), validate=lambda v: _check_page_size(v),
+                           metadata={"description": "Entries per page: 50 unless set, at most 1000."})
+
+
 def _default_page_size() -> int:
     return current_app.config["LEDGER_SETTINGS"].default_page_size
 
@@ -82,6 +113,7 @@ class CallListQuery(CompanyRangeQuery):
     user_id = fields.String(data_key="userId", load_default=None)
     model = fields.String(load_default=None)
     provider = fields.String(load_default=None)
+    endpoint = fields.String(load_default=None)
     success = fields.Boolean(truthy={"true"}, falsy={"false"}, load_default=None,
                              metadata={"description": "`true` or `false`."})
 
@@ -96,24 +128,30 @@ class CallListQuery(CompanyRangeQuery):
 
 
 class TotalsSchema(Schema):
-    cost = Money()
+    cost = Money(metadata={"description": "Cost of the priced calls; unpriced calls add nothing (see `unpriced`)."})
     tokens = fields.Integer()
     calls = fields.Integer()
+    failures = fields.Integer()
+    unpriced = fields.Integer(metadata={"description": "Calls with no known price, not in `cost`."})
 
 
-class UserTotalsSchema(Schema):
+class OtherSchema(TotalsSchema):
+    keys = fields.Integer(metadata={"description": "How many entries the top ones leave out."})
+
+
+class UserTotalsSchema(TotalsSchema):
     id = fields.String(attribute="key", allow_none=True, metadata={"description": "null: calls without a user."})
-    cost = Money()
-    tokens = fields.Integer()
-    calls = fields.Integer()
 
 
-class AssistantTotalsSchema(Schema):
+class AssistantTotalsSchema(TotalsSchema):
     id = fields.String(attribute="key", allow_none=True, metadata={"description": "null: calls without an assistant."})
     name = fields.String(allow_none=True, metadata={"description": "The most recent name reported for this id."})
-    cost = Money()
-    tokens = fields.Integer()
-    calls = fields.Integer()
+
+
+def _other(*names: str) -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=fields.Nested(OtherSchema), metadata={
+        "description": "Per breakdown (" + ", ".join(names) + "): the sums and number of the entries left out of "
+                       "its top; top entries plus other add up to the totals."})
 
 
 def _totals_by_key(data_key: str) -> fields.Dict:
@@ -149,6 +187,7 @@ class SummarySchema(PeriodSchema):
     by_provider = _totals_by_key("byProvider")
     by_assistant = fields.List(fields.Nested(AssistantTotalsSchema), data_key="byAssistant")
     by_user = fields.List(fields.Nested(UserTotalsSchema), data_key="byUser")
+    other = _other("byModel", "byProvider", "byAssistant", "byUser")
     previous = fields.Nested(PeriodSchema, data_key="previousPeriod")
     change = fields.Nested(ChangeSchema)
 
@@ -159,6 +198,7 @@ class DayTotalSchema(Schema):
     tokens = fields.Integer()
     calls = fields.Integer()
     failures = fields.Integer()
+    unpriced = fields.Integer()
 
 
 class DailySchema(Schema):
@@ -170,6 +210,9 @@ class PaginationSchema(Schema):
     limit = fields.Integer()
     total = fields.Integer(metadata={"description": "Calls matching the filters, on every page."})
     total_pages = fields.Integer(data_key="totalPages", metadata={"description": "0 when nothing matches."})
+    total_exact = fields.Boolean(data_key="totalExact", metadata={
+        "description": "false when `total` is an estimate: counted exactly up to 10,000 calls, above that from a "
+                       "rollup when one has every filter, else the database's estimate."})
 
 
 class CallRecordSchema(CallOutSchema):
@@ -193,6 +236,7 @@ class AssistantBreakdownSchema(PeriodSchema):
     end = fields.Date(data_key="endDate", allow_none=True)
     by_model = _totals_by_key("byModel")
     by_user = fields.List(fields.Nested(UserTotalsSchema), data_key="byUser")
+    other = _other("byModel", "byUser")
 
 
 class ModelBreakdownSchema(PeriodSchema):
@@ -202,6 +246,28 @@ class ModelBreakdownSchema(PeriodSchema):
     by_provider = _totals_by_key("byProvider")
     by_assistant = fields.List(fields.Nested(AssistantTotalsSchema), data_key="byAssistant")
     by_user = fields.List(fields.Nested(UserTotalsSchema), data_key="byUser")
+    other = _other("byProvider", "byAssistant", "byUser")
+
+
+class BreakdownEntrySchema(TotalsSchema):
+    key = fields.String(allow_none=True, metadata={"description": "null: calls without this dimension."})
+    name = fields.String(allow_none=True, metadata={"description": "by=assistant: its most recent name."})
+
+
+class BreakdownPageSchema(Schema):
+    by = fields.String()
+    sort = fields.String()
+    start = fields.Date(data_key="startDate")
+    end = fields.Date(data_key="endDate")
+    entries = fields.List(fields.Nested(BreakdownEntrySchema))
+    totals = fields.Nested(TotalsSchema, metadata={"description": "Over every entry of every page."})
+    pagination = fields.Nested(PaginationSchema)
+
+    @pre_dump
+    def _split(self, page: BreakdownPage, **kwargs: Any) -> dict[str, Any]:
+        return {"by": page.by, "sort": page.sort, "start": page.start, "end": page.end, "entries": page.entries,
+                "totals": page.totals, "pagination": {"page": page.page, "limit": page.limit, "total": page.keys,
+                                                      "total_pages": page.total_pages, "total_exact": True}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,10 +275,14 @@ class ModelBreakdownSchema(PeriodSchema):
 
 
 class ModelCostSchema(Schema):
-    model = fields.String()
-    total_cost = Money()
+    model = fields.String(metadata={"description": "The canonical model: every spelling of it in one entry."})
+    total_cost = Money(metadata={"description": "Cost of the priced calls (see unpriced_calls)."})
     total_tokens = fields.Integer()
+    calls = fields.Integer()
+    unpriced_calls = fields.Integer(metadata={"description": "Calls with no known price, not in total_cost."})
 
 
 class TotalCostSchema(Schema):
-    total_cost = Money()
+    total_cost = Money(metadata={"description": "Cost of the priced calls (see unpriced_calls)."})
+    calls = fields.Integer()
+    unpriced_calls = fields.Integer(metadata={"description": "Calls with no known price, not in total_cost."})

@@ -11,6 +11,7 @@ from app.config import MAX_BATCH_CALLS
 from app.pricing import native
 from app.pricing.usage import TokenUsage
 from app.records import NewCall
+from app.token_types import TOKEN_TYPES
 from app.schemas.fields import MAX_TOKENS, Money, StrictBoolean, StrictInteger, Text, TokenCount
 
 # Clocks drift; a call stamped further ahead than this is a client bug, not a real call.
@@ -20,35 +21,20 @@ DEFAULT_COMPANY = "default"
 
 SERVICE_TIERS = {"standard": "standard", "default": "standard", "auto": "standard", "batch": "batch",
                  "flex": "flex", "priority": "priority", "fast": "fast"}
-TOKEN_FIELDS = {  # JSON name → attribute
-    "inputTokens": "input_tokens", "outputTokens": "output_tokens", "cachedInputTokens": "cached_input_tokens",
-    "cacheWriteTokens": "cache_write_tokens", "cacheWrite1hTokens": "cache_write_1h_tokens",
-    "inputAudioTokens": "input_audio_tokens", "cachedAudioTokens": "cached_audio_tokens",
-    "reasoningTokens": "reasoning_tokens", "outputAudioTokens": "output_audio_tokens",
-}
+TOKEN_FIELDS = {token.json: token.name for token in TOKEN_TYPES}  # JSON name → attribute
+
+# One field per token type (app/token_types.py); the two totals are required unless `usage` is sent.
+_TokenFieldsIn = type("_TokenFieldsIn", (Schema,), {
+    token.name: TokenCount(data_key=token.json, metadata={
+        "description": token.description + (" Required unless `usage`." if token.required else "")})
+    for token in TOKEN_TYPES})
+_TokenFieldsOut = type("_TokenFieldsOut", (Schema,), {
+    token.name: fields.Integer(data_key=token.json) for token in TOKEN_TYPES})
 
 
-class CallInSchema(Schema):
+class CallInSchema(_TokenFieldsIn):
     provider = Text(64, required=True, metadata={"example": "openai"})
     model = Text(200, required=True, metadata={"example": "gpt-4o"})
-    input_tokens = TokenCount(data_key="inputTokens", metadata={
-        "description": "All input tokens: cache reads, cache writes and audio included. Required unless `usage`."})
-    output_tokens = TokenCount(data_key="outputTokens", metadata={
-        "description": "All output tokens: reasoning and audio included. Required unless `usage`."})
-    cached_input_tokens = TokenCount(data_key="cachedInputTokens",
-                                     metadata={"description": "How many of inputTokens were cache reads."})
-    cache_write_tokens = TokenCount(data_key="cacheWriteTokens",
-                                    metadata={"description": "How many of inputTokens were written to the cache."})
-    cache_write_1h_tokens = TokenCount(data_key="cacheWrite1hTokens", metadata={
-        "description": "How many of cacheWriteTokens were written with a one-hour lifetime (Anthropic)."})
-    input_audio_tokens = TokenCount(data_key="inputAudioTokens",
-                                    metadata={"description": "How many of inputTokens were audio."})
-    cached_audio_tokens = TokenCount(data_key="cachedAudioTokens", metadata={
-        "description": "How many of inputAudioTokens were cache reads (also counted in cachedInputTokens)."})
-    reasoning_tokens = TokenCount(data_key="reasoningTokens", metadata={
-        "description": "How many of outputTokens were reasoning (billed as output)."})
-    output_audio_tokens = TokenCount(data_key="outputAudioTokens",
-                                     metadata={"description": "How many of outputTokens were audio."})
     usage = fields.Dict(keys=fields.String(), load_default=None, metadata={
         "description": "Instead of token fields: the provider's own usage object (OpenAI Chat Completions or "
                        "Responses `usage`, Anthropic Messages `usage`, Gemini `usageMetadata`)."})
@@ -115,20 +101,11 @@ class CallBatchInSchema(Schema):
                         validate=validate.Length(min=1, max=MAX_BATCH_CALLS))
 
 
-class CallOutSchema(Schema):
+class CallOutSchema(_TokenFieldsOut):
     id = fields.Integer()
     duplicate = fields.Boolean(metadata={"description": "True when this was a retry of a call stored before."})
     provider = fields.String()
     model = fields.String()
-    input_tokens = fields.Integer(data_key="inputTokens")
-    output_tokens = fields.Integer(data_key="outputTokens")
-    cached_input_tokens = fields.Integer(data_key="cachedInputTokens")
-    cache_write_tokens = fields.Integer(data_key="cacheWriteTokens")
-    cache_write_1h_tokens = fields.Integer(data_key="cacheWrite1hTokens")
-    input_audio_tokens = fields.Integer(data_key="inputAudioTokens")
-    cached_audio_tokens = fields.Integer(data_key="cachedAudioTokens")
-    reasoning_tokens = fields.Integer(data_key="reasoningTokens")
-    output_audio_tokens = fields.Integer(data_key="outputAudioTokens")
     total_tokens = fields.Integer(data_key="totalTokens")
     service_tier = fields.String(data_key="serviceTier")
     input_cost = Money(data_key="inputCost", allow_none=True)

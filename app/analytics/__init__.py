@@ -1,0 +1,407 @@
+"""Who spent what, on which model, when: every answer of the ledger, from the rollups.
+
+Functions take a `Session` and return plain frozen dataclasses (:mod:`app.analytics.results`).
+Questions over whole days read the smallest rollup that has every dimension they group or filter
+by (:data:`app.ledger.rollup_tables.ROLLUPS`), month rows for the months a range covers and day
+rows at its edges (:mod:`app.analytics.spans`), in one statement per answer
+(:mod:`app.analytics.queries`, where every aggregation query lives). Only the listing of calls and
+the edges of the rolling 30-day total read raw rows of `llm_call_log`.
+
+- Money is exact `Decimal`. Unpriced calls add nothing to a cost; every total says how many calls
+  in it were unpriced.
+- A date range is inclusive UTC calendar days: ``start 00:00 UTC <= timestamp < (end + 1 day)
+  00:00 UTC``.
+- ``model`` and ``provider`` are canonical names (:func:`app.pricing.catalog.canonical`): a
+  model is one row whatever spelling clients sent, and a filter by any spelling finds them all.
+- Breakdowns that could be long (by model, provider, assistant, user) give their `top` entries
+  and an :class:`Other` with the sums and number of the keys left out: parts and other add up
+  exactly to the total. :func:`breakdown` pages through every key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from app.analytics import queries
+from app.analytics.queries import Query, Row
+from app.analytics.results import (
+    ZERO,
+    AssistantBreakdown,
+    AssistantTotals,
+    BreakdownPage,
+    CallFilters,
+    CallPage,
+    Change,
+    DayTotal,
+    GroupTotals,
+    ModelBreakdown,
+    ModelCost,
+    Other,
+    Period,
+    Ranked,
+    Summary,
+    Totals,
+)
+from app.analytics.spans import Span, plan
+from app.ledger.rollup_tables import ASSISTANT, COMPANY, DAY, HOUR, MODEL, ROLLUPS, Rollup
+from app.models import LlmCall
+from app.pricing.catalog import model_candidates, normalise_provider
+from app.records import CallRecord
+
+__all__ = ["AssistantBreakdown", "AssistantTotals", "BreakdownPage", "CallFilters", "CallPage", "Change", "DayTotal",
+           "GroupTotals", "ModelBreakdown", "ModelCost", "Other", "Period", "Ranked", "Summary", "Totals",
+           "assistant_breakdown", "breakdown", "daily", "list_calls", "model_breakdown", "report", "rolling_total",
+           "summary", "user_model_costs", "BREAKDOWN_KEYS", "DEFAULT_TOP", "MAX_TOP", "REPORT_KEYS", "SORTS"]
+
+PERCENT_QUANTUM = Decimal("0.01")
+DEFAULT_TOP = 10  # entries of each breakdown in summaries and single-assistant or -model answers
+MAX_TOP = 100
+# `GET /api/costs` counts matching calls exactly up to this many, then from a rollup or an estimate.
+COUNT_EXACTLY_UP_TO = 10_000
+
+# What a question may group by → the rollup column ("day": the day bucket of the company rollup).
+GROUP_KEYS = {"user": "user_id", "model": "model", "provider": "provider", "assistant": "assistant_id",
+              "endpoint": "endpoint", "day": "day"}
+REPORT_KEYS = tuple(GROUP_KEYS)
+BREAKDOWN_KEYS = tuple(key for key in GROUP_KEYS if key != "day")
+SORTS = ("cost", "calls", "tokens")
+_FILTERED = ("company_id", "user_id", "assistant_id", "model", "provider", "endpoint", "success")
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _where(session: Session, filters: CallFilters) -> dict[str, Any]:
+    """The rollup columns a question filters on, with canonical model and provider names. A model
+    typed without its provider may mean several canonical names: those that have calls (a list
+    when more than one; the likeliest when none)."""
+    provider = normalise_provider(filters.provider) if filters.provider else None
+    model: str | list[str] | None = None
+    if filters.model is not None:
+        candidates = model_candidates(filters.model, provider)
+        present = queries.models_with_calls(session, candidates) if len(candidates) > 1 else []
+        model = present[0] if len(present) == 1 else present or candidates[0]
+    values = {"company_id": filters.company_id, "user_id": filters.user_id, "assistant_id": filters.assistant_id,
+              "model": model, "provider": provider, "endpoint": filters.endpoint, "success": filters.success}
+    return {column: value for column, value in values.items() if value is not None}
+
+
+def _rollup(*dimensions: str) -> Rollup:
+    """The smallest rollup with every dimension asked for (company and success are in all)."""
+    needed = {d for d in dimensions if d not in ("company_id", "success", "day")}
+    return next(rollup for rollup in ROLLUPS if rollup.covers(needed))
+
+
+def _totals(row: Row) -> Totals:
+    return Totals(cost=row.cost, tokens=row.tokens, calls=row.calls, failures=row.failures, unpriced=row.unpriced)
+
+
+def _group(row: Row) -> GroupTotals:
+    return GroupTotals(key=row.key, cost=row.cost, tokens=row.tokens, calls=row.calls, failures=row.failures,
+                       unpriced=row.unpriced)
+
+
+def _ranked(rows: dict[str, list[Row]], part: str) -> tuple[Ranked, Totals]:
+    """A ranked part's chosen entries, what they leave out, and the totals over every key."""
+    entries = [_group(row) for row in rows.get(part, [])]
+    [everything] = rows[part + ":all"]
+    other = Other(cost=everything.cost - sum((e.cost for e in entries), ZERO),
+                  tokens=everything.tokens - sum(e.tokens for e in entries),
+                  calls=everything.calls - sum(e.calls for e in entries),
+                  failures=everything.failures - sum(e.failures for e in entries),
+                  unpriced=everything.unpriced - sum(e.unpriced for e in entries),
+                  keys=everything.rank - len(entries))
+    return Ranked(entries, other, keys=everything.rank), _totals(everything)
+
+
+def _keyed(entries: list[GroupTotals]) -> dict[str, Totals]:
+    """By a key that is never NULL (model, provider), keeping the order."""
+    return {e.key: Totals(cost=e.cost, tokens=e.tokens, calls=e.calls, failures=e.failures, unpriced=e.unpriced)
+            for e in entries if e.key is not None}
+
+
+def _with_names(session: Session, entries: list[GroupTotals], company_id: str | None) -> list[AssistantTotals]:
+    names = queries.latest_assistant_names(session, [e.key for e in entries if e.key is not None], company_id)
+    return [AssistantTotals(key=e.key, name=names.get(e.key) if e.key else None, cost=e.cost, tokens=e.tokens,
+                            calls=e.calls, failures=e.failures, unpriced=e.unpriced) for e in entries]
+
+
+def _check_range(start: date, end: date) -> None:
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+
+
+def _check_top(top: int) -> None:
+    if not 0 <= top <= MAX_TOP:
+        raise ValueError(f"top must be between 0 and {MAX_TOP}")
+
+
+def _change(now: Totals, before: Totals) -> Change:
+    percent = None
+    if before.cost:
+        percent = ((now.cost - before.cost) * 100 / before.cost).quantize(PERCENT_QUANTUM, ROUND_HALF_EVEN)
+    return Change(cost=now.cost - before.cost, cost_percent=percent, tokens=now.tokens - before.tokens,
+                  calls=now.calls - before.calls)
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers
+
+
+def summary(session: Session, start: date, end: date, company_id: str | None = None, *,
+            top: int = DEFAULT_TOP, today: date | None = None) -> Summary:
+    """Totals of [start, end], its top models, providers, assistants and users (and the rest), and
+    the change from the equal period just before — one statement."""
+    _check_range(start, end)
+    _check_top(top)
+    today = today or _today()
+    spans = plan(start, end, today)
+    length = end - start + timedelta(days=1)
+    previous_start, previous_end = start - length, start - timedelta(days=1)
+    where = _where(session, CallFilters(company_id=company_id))
+    query = Query()
+    by_model = query.source(MODEL, spans, where, ("model", "provider"))
+    query.ranked("model", by_model, "model", top=top)
+    query.ranked("provider", by_model, "provider", top=top)
+    query.ranked("assistant", query.source(ASSISTANT, spans, where, ("assistant_id",)), "assistant_id", top=top)
+    query.ranked("user", query.source(_rollup("user_id"), spans, where, ("user_id",)), "user_id", top=top)
+    query.totals("previous", query.source(COMPANY, plan(previous_start, previous_end, today), where))
+    rows = query.run(session)
+    models, totals = _ranked(rows, "model")
+    providers, _ = _ranked(rows, "provider")
+    assistants, _ = _ranked(rows, "assistant")
+    users, _ = _ranked(rows, "user")
+    previous = Period(previous_start, previous_end, _totals(rows["previous"][0]))
+    return Summary(
+        start=start, end=end, totals=totals,
+        by_model=_keyed(models.entries), by_provider=_keyed(providers.entries),
+        by_assistant=_with_names(session, assistants.entries, company_id), by_user=users.entries,
+        other={"byModel": models.other, "byProvider": providers.other, "byAssistant": assistants.other,
+               "byUser": users.other},
+        previous=previous, change=_change(totals, previous.totals),
+    )
+
+
+def daily(session: Session, start: date, end: date, company_id: str | None = None) -> list[DayTotal]:
+    """One entry per UTC day of [start, end], days without calls included as zeros."""
+    _check_range(start, end)
+    query = Query()
+    source = query.source(COMPANY, [Span(DAY, start, end)], _where(session, CallFilters(company_id=company_id)), ("day",))
+    query.ranked("day", source, "day", order="key")
+    found = {row.key: row for row in query.run(session).get("day", [])}
+    days = []
+    for offset in range((end - start).days + 1):
+        day = start + timedelta(days=offset)
+        row = found.get(day.isoformat())
+        days.append(DayTotal(day, row.cost, row.tokens, row.calls, row.failures, row.unpriced) if row
+                    else DayTotal(day, ZERO, 0, 0, 0, 0))
+    return days
+
+
+def report(session: Session, since: date, until: date, by: str, company_id: str | None = None, *,
+           top: int | None = None, today: date | None = None) -> tuple[Ranked, Totals]:
+    """Totals per `by` key (one of `REPORT_KEYS`) over [since, until]: days in order, others by
+    cost; the first `top` keys (None: all) and what they leave out, and the totals."""
+    if by not in GROUP_KEYS:
+        raise ValueError(f"cannot report by {by!r}; choose one of {', '.join(REPORT_KEYS)}")
+    _check_range(since, until)
+    key = GROUP_KEYS[by]
+    query = Query()
+    where = _where(session, CallFilters(company_id=company_id))
+    if by == "day":
+        source = query.source(COMPANY, [Span(DAY, since, until)], where, ("day",))
+    else:
+        source = query.source(_rollup(key), plan(since, until, today or _today()), where, (key,))
+    query.ranked(by, source, key, top=top, order="key" if by == "day" else "cost")
+    return _ranked(query.run(session), by)
+
+
+def breakdown(session: Session, by: str, start: date, end: date, company_id: str | None = None, *,
+              page: int = 1, limit: int = 50, sort: str = "cost", today: date | None = None) -> BreakdownPage:
+    """One page of every `by` key's totals over [start, end], sorted by `sort` (most first)."""
+    if by not in BREAKDOWN_KEYS:
+        raise ValueError(f"cannot break down by {by!r}; choose one of {', '.join(BREAKDOWN_KEYS)}")
+    if sort not in SORTS:
+        raise ValueError(f"cannot sort by {sort!r}; choose one of {', '.join(SORTS)}")
+    _check_range(start, end)
+    key = GROUP_KEYS[by]
+    query = Query()
+    source = query.source(_rollup(key), plan(start, end, today or _today()), _where(session, CallFilters(company_id=company_id)),
+                          (key,))
+    query.ranked(by, source, key, window=((page - 1) * limit, limit), order=sort)
+    ranked, totals = _ranked(query.run(session), by)
+    entries: list[GroupTotals] = ranked.entries
+    if by == "assistant":
+        entries = _with_names(session, entries, company_id)
+    return BreakdownPage(by=by, sort=sort, start=start, end=end, entries=entries, page=page, limit=limit,
+                         keys=ranked.keys, totals=totals)
+
+
+def assistant_breakdown(session: Session, assistant_id: str, start: date | None = None, end: date | None = None,
+                        company_id: str | None = None, *, top: int = DEFAULT_TOP,
+                        today: date | None = None) -> AssistantBreakdown | None:
+    """Totals of one assistant in the range, its top models and users; None if it never made a call."""
+    _check_top(top)
+    where = _where(session, CallFilters(company_id=company_id, assistant_id=assistant_id))
+    if not queries.has_calls(session, ASSISTANT, where):
+        return None
+    spans = plan(start, end, today or _today())
+    query = Query()
+    query.ranked("model", query.source(ASSISTANT, spans, where, ("model",)), "model", top=top)
+    query.ranked("user", query.source(_rollup("assistant_id", "user_id"), spans, where, ("user_id",)), "user_id",
+                 top=top)
+    rows = query.run(session)
+    models, totals = _ranked(rows, "model")
+    users, _ = _ranked(rows, "user")
+    name = queries.latest_assistant_names(session, [assistant_id], company_id).get(assistant_id)
+    return AssistantBreakdown(assistant_id=assistant_id, name=name, start=start, end=end, totals=totals,
+                              by_model=_keyed(models.entries), by_user=users.entries,
+                              other={"byModel": models.other, "byUser": users.other})
+
+
+def model_breakdown(session: Session, model: str, start: date | None = None, end: date | None = None,
+                    company_id: str | None = None, *, top: int = DEFAULT_TOP,
+                    today: date | None = None) -> ModelBreakdown | None:
+    """Totals of one model (any spelling) in the range, by provider and its top assistants and
+    users; None if it was never called."""
+    _check_top(top)
+    where = _where(session, CallFilters(company_id=company_id, model=model))
+    if not queries.has_calls(session, MODEL, where):
+        return None
+    spans = plan(start, end, today or _today())
+    query = Query()
+    query.ranked("provider", query.source(MODEL, spans, where, ("provider",)), "provider", top=top)
+    query.ranked("assistant", query.source(ASSISTANT, spans, where, ("assistant_id",)), "assistant_id", top=top)
+    query.ranked("user", query.source(_rollup("user_id", "model"), spans, where, ("user_id",)), "user_id", top=top)
+    rows = query.run(session)
+    providers, totals = _ranked(rows, "provider")
+    assistants, _ = _ranked(rows, "assistant")
+    users, _ = _ranked(rows, "user")
+    return ModelBreakdown(
+        model=where["model"] if isinstance(where["model"], str) else model, start=start, end=end, totals=totals, by_provider=_keyed(providers.entries),
+        by_assistant=_with_names(session, assistants.entries, company_id), by_user=users.entries,
+        other={"byProvider": providers.other, "byAssistant": assistants.other, "byUser": users.other},
+    )
+
+
+def user_model_costs(session: Session, user_id: str, start: date, end: date, company_id: str | None = None, *,
+                     today: date | None = None) -> list[ModelCost]:
+    """What one user spent on each model in [start, end], most expensive first."""
+    _check_range(start, end)
+    query = Query()
+    where = _where(session, CallFilters(company_id=company_id, user_id=user_id))
+    query.ranked("model", query.source(_rollup("user_id", "model"), plan(start, end, today or _today()), where,
+                                       ("model",)), "model")
+    ranked, _ = _ranked(query.run(session), "model")
+    return [ModelCost(model=e.key or "", total_cost=e.cost, total_tokens=e.tokens, calls=e.calls,
+                      unpriced_calls=e.unpriced) for e in ranked.entries]
+
+
+def rolling_total(session: Session, now: datetime, days: int = 30, company_id: str | None = None) -> Totals:
+    """Totals of the calls in the `days` before `now`, to the second: ``now - days < timestamp <= now``.
+
+    One statement: the hourly company rollup's rows for every hour the window touches, corrected by
+    the raw calls of the parts of its two edge hours that lie outside the window. At the newest edge
+    that is the rest of the current hour, after `now`: nearly always empty. At the oldest edge it is
+    the shorter side of `now - days` within its hour (at most 30 minutes of calls): subtracted if it
+    lies before, added if after. `now` is a parameter, not SQL ``now()``: the caller owns the clock.
+    """
+    lower, upper = now - timedelta(days=days), now
+    lower_hour = _hour_start(lower)
+    end = _hour_start(upper) + timedelta(hours=1)
+    if lower - lower_hour < timedelta(minutes=30):
+        first, edge_sign = lower_hour, -1  # [lower_hour, lower] is outside: subtract it
+        edge = "timestamp >= :lower_hour AND timestamp <= :lower"
+    else:
+        first, edge_sign = lower_hour + timedelta(hours=1), 1  # (lower, first) is inside: add it
+        edge = "timestamp > :lower AND timestamp < :first"
+    company = "AND company_id = :company" if company_id is not None else ""
+    sums = ("coalesce(sum({s}total_cost), 0) AS cost, coalesce(sum({s}total_tokens), 0) AS tokens, "
+            "coalesce(sum({s}{calls}), 0) AS calls, coalesce(sum({s}{calls}) FILTER (WHERE NOT success), 0) AS failures, "
+            "coalesce(sum({s}{unpriced}), 0) AS unpriced")
+    rollup_sums = sums.format(s="", calls="calls", unpriced="unpriced_calls")
+    sign = "-" if edge_sign < 0 else ""
+    raw_sums = "{s}coalesce(total_cost, 0) AS total_cost, {s}total_tokens AS total_tokens, {s}1 AS calls, " \
+               "{s}(price_id IS NULL)::int AS unpriced_calls, success"
+    statement = text(
+        f"SELECT {rollup_sums} FROM ("
+        f"SELECT total_cost, total_tokens, calls, unpriced_calls, success FROM {COMPANY.table(HOUR)} "
+        f"WHERE hour >= :first AND hour < :end {company} "
+        f"UNION ALL SELECT {raw_sums.format(s='-')} FROM llm_call_log "
+        f"WHERE timestamp > :upper AND timestamp < :end {company} "
+        f"UNION ALL SELECT {raw_sums.format(s=sign)} FROM llm_call_log WHERE {edge} {company}) AS window_rows")
+    row = session.execute(statement, {"first": first, "end": end, "upper": upper, "lower": lower,
+                                      "lower_hour": lower_hour, "company": company_id}).one()
+    return Totals(cost=row.cost, tokens=int(row.tokens), calls=int(row.calls), failures=int(row.failures),
+                  unpriced=int(row.unpriced))
+
+
+def _hour_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calls, one by one (raw rows, newest first by an index)
+
+
+def _call_conditions(session: Session, filters: CallFilters) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.start is not None:
+        conditions.append(LlmCall.timestamp >= datetime.combine(filters.start, datetime.min.time(), tzinfo=UTC))
+    if filters.end is not None:
+        conditions.append(LlmCall.timestamp < datetime.combine(filters.end + timedelta(days=1), datetime.min.time(),
+                                                               tzinfo=UTC))
+    where = _where(session, filters)
+    columns = {"model": LlmCall.canonical_model, "provider": LlmCall.canonical_provider}
+    for name, value in where.items():
+        conditions.append((columns.get(name) or getattr(LlmCall, name)) == value)
+    return conditions
+
+
+def list_calls(session: Session, filters: CallFilters, page: int, limit: int, *,
+               count_exactly_up_to: int = COUNT_EXACTLY_UP_TO, today: date | None = None) -> CallPage:
+    """One page of the calls matching `filters`, newest first.
+
+    Every filter has an index whose rows are in time order (``(column, timestamp)``), so a page
+    costs the same however many calls there are. The total is counted exactly up to
+    `count_exactly_up_to` matching calls (a bounded index scan); above that it comes from the
+    smallest rollup that has every filtered dimension (exact, over the days whose raw calls are
+    still kept), or, for a combination no rollup has, from the planner's estimate (flagged inexact).
+    """
+    conditions = _call_conditions(session, filters)
+    rows = session.scalars(select(LlmCall).where(*conditions)
+                           .order_by(LlmCall.timestamp.desc(), LlmCall.id.desc())
+                           .limit(limit).offset((page - 1) * limit))
+    records = [CallRecord.from_row(row) for row in rows]
+    bounded = select(LlmCall.id).where(*conditions).limit(count_exactly_up_to + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(bounded)) or 0
+    exact = True
+    if total > count_exactly_up_to:
+        total, exact = _count_many(session, filters, conditions, today or _today())
+    return CallPage(records, page=page, limit=limit, total=total, total_exact=exact)
+
+
+def _count_many(session: Session, filters: CallFilters, conditions: list[Any], today: date) -> tuple[int, bool]:
+    where = _where(session, filters)
+    covering = next((rollup for rollup in ROLLUPS if rollup.covers(set(where) - {"company_id", "success"})), None)
+    first_kept = queries.first_raw_day(session)
+    if covering is None or first_kept is None:
+        connection = session.connection()
+        compiled = select(LlmCall.id).where(*conditions).compile(dialect=connection.dialect)
+        explained = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
+        return int(explained[0]["Plan"]["Plan Rows"]), False
+    start = max(filters.start, first_kept) if filters.start else first_kept
+    query = Query()
+    query.totals("calls", query.source(covering, plan(start, filters.end, today), where))
+    return int(query.run(session)["calls"][0].calls), True
+

@@ -1,0 +1,173 @@
+"""Every aggregation query of the ledger: built here, read top to bottom, run as one statement each.
+
+A question is answered by one :class:`Query`: a few *sources* — the rows of one rollup
+(:mod:`app.ledger.rollup_tables`) that make up a period (:mod:`app.analytics.spans`: month rows
+plus and minus day rows), filtered — and *parts* selected from them (totals, a ranked breakdown,
+its top entries), joined with ``UNION ALL`` into one result whose rows are tagged by part. One
+statement is one snapshot: the parts of an answer always add up, even while calls arrive.
+
+A ranked part returns its chosen rows (the top N, a page, or all) and one ``<part>:all`` row
+with the sums over every key and how many keys there are, so that "other" — what the chosen
+rows leave out — is exact: all minus the chosen. Sums over rollup rows are exact ``NUMERIC``;
+unpriced calls add nothing to a cost and are counted in ``unpriced``. Keys come back as text
+(days as ``YYYY-MM-DD``); NULL is the group of calls without that dimension.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.analytics.spans import Span
+from app.ledger.rollup_tables import DAY, Rollup
+
+# The measures every source carries, and how a part sums them.
+_SUMS = ("coalesce(sum(cost), 0) AS cost, coalesce(sum(tokens), 0)::bigint AS tokens, "
+         "coalesce(sum(calls), 0)::bigint AS calls, "
+         "coalesce(sum(calls) FILTER (WHERE NOT success), 0)::bigint AS failures, "
+         "coalesce(sum(unpriced), 0)::bigint AS unpriced")
+ORDERS = {"cost": "cost DESC", "calls": "calls DESC", "tokens": "tokens DESC", "key": "key ASC NULLS LAST"}
+# Ties: the most expensive first, then the busiest, then by key.
+_TIES = "cost DESC, calls DESC, key ASC NULLS LAST"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One result row of a part: a key's sums (or a part's totals), and its rank or key count."""
+
+    key: str | None
+    cost: Any
+    tokens: int
+    calls: int
+    failures: int
+    unpriced: int
+    rank: int | None  # ranked rows: 1, 2, …; the ":all" row: how many keys
+
+
+class Query:
+    def __init__(self) -> None:
+        self._ctes: list[str] = []
+        self._parts: list[str] = []
+        self.params: dict[str, Any] = {}
+
+    def bind(self, value: Any) -> str:
+        name = f"v{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def source(self, rollup: Rollup, spans: Iterable[Span], where: Mapping[str, Any],
+               columns: Iterable[str] = ()) -> str:
+        """A named source: the signed rows of `rollup` over `spans` whose columns equal `where`'s
+        values, with `columns` (the keys parts will group by; ``day`` for day buckets), success and
+        the measures."""
+        name = f"s{len(self._ctes)}"
+        columns = list(dict.fromkeys(columns))
+        selects = []
+        for span in spans:
+            bucket = span.grain.name
+            conditions = [_equals(column, self.bind(value), value) for column, value in where.items()]
+            if span.first is not None:
+                conditions.append(f"{bucket} >= {self.bind(span.first)}")
+            if span.last is not None:
+                conditions.append(f"{bucket} <= {self.bind(span.last)}")
+            sign = "-" if span.sign < 0 else ""
+            keys = [c if c != "day" or span.grain is DAY else "NULL::date AS day" for c in columns]
+            selects.append(
+                f"SELECT {''.join(k + ', ' for k in keys)}success, {sign}total_cost AS cost, "
+                f"{sign}total_tokens AS tokens, {sign}calls AS calls, {sign}unpriced_calls AS unpriced "
+                f"FROM {rollup.table(span.grain)} WHERE {' AND '.join(conditions) or 'true'}")
+        if not selects:  # an empty period
+            selects.append(f"SELECT {''.join(c + ', ' for c in columns)}success, total_cost AS cost, "
+                           f"total_tokens AS tokens, calls, unpriced_calls AS unpriced "
+                           f"FROM {rollup.table(DAY)} WHERE false")
+        self._ctes.append(f"{name} AS ({' UNION ALL '.join(selects)})")
+        return name
+
+    def totals(self, part: str, source: str) -> None:
+        """The sums over every row of `source`."""
+        self._parts.append(f"SELECT CAST({self.bind(part)} AS text) AS part, NULL::text AS key, {_SUMS}, "
+                           f"NULL::bigint AS rank FROM {source}")
+
+    def ranked(self, part: str, source: str, key: str, *, top: int | None = None,
+               window: tuple[int, int] | None = None, order: str = "cost") -> None:
+        """Sums per `key` (a column of `source`), ranked by `order`: the `top` first, or the ranks
+        of `window` (offset, limit), or every key; plus the ``<part>:all`` row."""
+        number = len(self._ctes)
+        grouped, ranked = f"g{number}", f"r{number}"
+        ranking = ORDERS[order] + ("" if order == "key" else ", " + _TIES)
+        self._ctes.append(f"{grouped} AS (SELECT {key}::text AS key, {_SUMS} FROM {source} GROUP BY 1 "
+                          f"HAVING sum(calls) <> 0)")
+        self._ctes.append(f"{ranked} AS (SELECT *, row_number() OVER (ORDER BY {ranking}) AS rank FROM {grouped})")
+        if top is not None:
+            chosen = f"rank <= {self.bind(top)}"
+        elif window is not None:
+            offset, limit = window
+            chosen = f"rank > {self.bind(offset)} AND rank <= {self.bind(offset + limit)}"
+        else:
+            chosen = "true"
+        label = self.bind(part)
+        self._parts.append(f"SELECT CAST({label} AS text), key, cost, tokens, calls, failures, unpriced, rank "
+                           f"FROM {ranked} WHERE {chosen}")
+        self._parts.append(f"SELECT CAST({self.bind(part + ':all')} AS text), NULL, coalesce(sum(cost), 0), "
+                           f"coalesce(sum(tokens), 0)::bigint, coalesce(sum(calls), 0)::bigint, "
+                           f"coalesce(sum(failures), 0)::bigint, coalesce(sum(unpriced), 0)::bigint, count(*) "
+                           f"FROM {ranked}")
+
+    def sql(self) -> str:
+        return f"WITH {', '.join(self._ctes)} " + " UNION ALL ".join(self._parts)
+
+    def run(self, session: Session) -> dict[str, list[Row]]:
+        """Rows by part; ranked rows in rank order."""
+        found: dict[str, list[Row]] = defaultdict(list)
+        for part, *values in session.execute(text(self.sql()), self.params):
+            found[part].append(Row(*values))
+        for rows in found.values():
+            rows.sort(key=lambda row: row.rank or 0)
+        return found
+
+
+def _equals(column: str, placeholder: str, value: Any) -> str:
+    """`column` equal to the value, or to any of a list of values."""
+    return f"{column} = ANY(CAST({placeholder} AS text[]))" if isinstance(value, list) else f"{column} = {placeholder}"
+
+
+def models_with_calls(session: Session, models: Iterable[str]) -> list[str]:
+    """Which of these canonical model names ever had calls, in the order given."""
+    models = list(models)
+    found = set(session.execute(text("SELECT DISTINCT model FROM rollup_model_month WHERE model = ANY(:models)"),
+                                {"models": models}).scalars())
+    return [model for model in models if model in found]
+
+
+def latest_assistant_names(session: Session, ids: list[str], company_id: str | None) -> dict[str, str]:
+    """Each assistant's most recent non-null name (over all days): a short backward scan of
+    (assistant_id, day) per assistant."""
+    if not ids:
+        return {}
+    company = "AND company_id = :company" if company_id is not None else ""
+    rows = session.execute(text(
+        "SELECT wanted.id, latest.assistant_name FROM unnest(CAST(:ids AS text[])) AS wanted(id) "
+        "CROSS JOIN LATERAL (SELECT assistant_name FROM rollup_assistant_day "
+        f"WHERE assistant_id = wanted.id AND assistant_name IS NOT NULL {company} "
+        "ORDER BY day DESC LIMIT 1) AS latest"), {"ids": ids, "company": company_id})
+    return dict(rows.all())
+
+
+def has_calls(session: Session, rollup: Rollup, where: Mapping[str, Any]) -> bool:
+    """Whether any call was ever recorded with these rollup column values (month rows, any time)."""
+    conditions = " AND ".join(_equals(column, f":{column}", value) for column, value in where.items()) or "true"
+    table = rollup.table(rollup.grains[-1])
+    return bool(session.execute(text(f"SELECT EXISTS (SELECT FROM {table} WHERE {conditions})"), dict(where))
+                .scalar_one())
+
+
+def first_raw_day(session: Session) -> date | None:
+    """The UTC day of the oldest call still stored raw (older months are dropped under retention)."""
+    oldest = session.execute(text("SELECT min(timestamp) FROM llm_call_log")).scalar_one()
+    return None if oldest is None else oldest.astimezone(UTC).date()

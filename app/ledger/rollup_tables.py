@@ -1,0 +1,184 @@
+"""What each rollup is: its table, time grain, dimensions and measures — the one description the
+ledger keeps in step (:mod:`app.ledger.rollups`) and analytics reads to choose where to answer.
+
+A rollup sums the call log per time bucket and per value of a few dimensions, always with the
+company and the call's success. Each rollup exists in one table per grain — ``day`` and ``month``
+(the first day of the month), and ``hour`` for the company totals — named ``rollup_<name>_<grain>``.
+Grains are chosen by question, so that a rollup's size grows with the distinct values active in
+a bucket, not with the number of calls:
+
+============== ========================== ============================================================
+rollup         dimensions                 answers
+============== ========================== ============================================================
+company        —                          totals, daily series, previous period, rolling 30 days
+model          provider, model            by model and by provider; totals of one model
+endpoint       endpoint                   by endpoint
+assistant      assistant, provider, model by assistant (with its latest name); an assistant by model,
+                                          a model by assistant
+user_model     user, provider, model      by user; one user by model; a model by user
+assistant_user assistant, user           an assistant by user
+============== ========================== ============================================================
+
+Only ``assistant_user`` crosses two high-cardinality dimensions (users × assistants), because
+the by-assistant breakdown per user asks exactly that; nothing crosses endpoints with users or
+assistants. ``provider`` and ``model`` are the canonical names a call is grouped under
+(``llm_call_log.canonical_provider``/``canonical_model``, :func:`app.pricing.catalog.canonical`):
+one model is one row whatever spelling clients sent.
+
+Every rollup row has the same measures (:data:`MEASURES`): calls, unpriced calls, every token
+type's sum and the total, the three costs (exact ``NUMERIC``), the summed duration and how many
+calls had one. NULL dimensions (no user, no assistant, no endpoint) are a group of their own
+(``NULLS NOT DISTINCT``). Rollups with an assistant keep ``assistant_name``, the latest non-null
+name reported in the bucket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, DateTime, Index, Numeric, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from app.db import Base
+from app.token_types import TOKEN_SUMS
+
+# Sums of many calls: 20 integer digits, the same 18 decimals as a call's cost.
+SUM_MONEY = Numeric(38, 18)
+COST_SUMS = ("input_cost", "output_cost", "total_cost")
+COUNTS = ("calls", "unpriced_calls")
+DURATIONS = ("duration_ms_sum", "timed_calls")
+# Every rollup row's measures, in column order.
+MEASURES: tuple[str, ...] = (*COUNTS, *TOKEN_SUMS, *COST_SUMS, *DURATIONS)
+
+
+@dataclass(frozen=True)
+class Grain:
+    """A time bucket: the rollup column holding it and how a call's timestamp falls into it."""
+
+    name: str  # "hour", "day" or "month": also the bucket column's name
+    sql: str  # the bucket of the call log's `timestamp` (in UTC whatever the session's zone)
+
+    @property
+    def python_type(self) -> type:
+        return datetime if self.name == "hour" else date
+
+
+HOUR = Grain("hour", "date_trunc('hour', timestamp, 'UTC')")
+DAY = Grain("day", "(timezone('UTC', timestamp))::date")
+MONTH = Grain("month", "(date_trunc('month', timezone('UTC', timestamp)))::date")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str  # the rollup column (and the name analytics groups and filters by)
+    source: str  # the llm_call_log column it comes from
+
+
+DIMENSIONS = {dimension.name: dimension for dimension in (
+    Dimension("user_id", "user_id"),
+    Dimension("assistant_id", "assistant_id"),
+    Dimension("endpoint", "endpoint"),
+    Dimension("provider", "canonical_provider"),
+    Dimension("model", "canonical_model"),
+)}
+# Every rollup also keeps these, as columns of the same name in the call log.
+ALWAYS = ("company_id", "success")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    name: str
+    dimensions: tuple[str, ...]  # keys of DIMENSIONS, besides the company and success
+    grains: tuple[Grain, ...] = (DAY, MONTH)
+    indexed: tuple[str, ...] = ()  # dimensions filtered on alone: an index (dimension, bucket) each
+    tables: dict[str, type] = field(default_factory=dict, compare=False, repr=False)  # grain → ORM class
+
+    @property
+    def names_assistants(self) -> bool:
+        return "assistant_id" in self.dimensions
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The columns that identify a row besides its bucket."""
+        return ("company_id", *self.dimensions, "success")
+
+    def table(self, grain: Grain) -> str:
+        return f"rollup_{self.name}_{grain.name}"
+
+    def model(self, grain: Grain) -> type:
+        return self.tables[grain.name]
+
+    def has(self, grain: Grain) -> bool:
+        return grain in self.grains
+
+    def covers(self, dimensions: set[str] | frozenset[str]) -> bool:
+        return set(dimensions) <= set(self.dimensions)
+
+
+COMPANY = Rollup("company", (), grains=(HOUR, DAY, MONTH))
+MODEL = Rollup("model", ("provider", "model"), indexed=("model",))
+ENDPOINT = Rollup("endpoint", ("endpoint",))
+ASSISTANT = Rollup("assistant", ("assistant_id", "provider", "model"), indexed=("assistant_id",))
+USER_MODEL = Rollup("user_model", ("user_id", "provider", "model"), indexed=("user_id", "model"))
+ASSISTANT_USER = Rollup("assistant_user", ("assistant_id", "user_id"), indexed=("assistant_id", "user_id"))
+# Smallest first: analytics answers from the first that has every dimension a question needs.
+ROLLUPS: tuple[Rollup, ...] = (COMPANY, MODEL, ENDPOINT, ASSISTANT, USER_MODEL, ASSISTANT_USER)
+
+
+def rollup_tables() -> list[str]:
+    """Every rollup table's name (for row counts and maintenance)."""
+    return [rollup.table(grain) for rollup in ROLLUPS for grain in rollup.grains]
+
+
+def _count() -> Any:
+    return mapped_column(BigInteger, server_default=text("0"))
+
+
+class _RollupRow:
+    KEY: tuple[str, ...] = ()  # the columns of the unique key, which identifies a row
+
+    # No surrogate key: the unique key identifies a row (Citus wants every unique key to hold the
+    # distribution column, company_id, and this one does).
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"primary_key": [cls.__table__.c[name] for name in cls.KEY]}  # type: ignore[attr-defined]
+
+
+def _orm_class(rollup: Rollup, grain: Grain) -> type:
+    """The typed table of one rollup at one grain (rows are identified by their unique key)."""
+    table = rollup.table(grain)
+    annotations: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"__tablename__": table, "__annotations__": annotations}
+    bucket_type = DateTime(timezone=True) if grain is HOUR else Date()
+    annotations[grain.name] = Mapped[grain.python_type]
+    namespace[grain.name] = mapped_column(bucket_type)
+    annotations["company_id"] = Mapped[str]
+    for name in rollup.dimensions:
+        nullable = name in ("user_id", "assistant_id", "endpoint")
+        annotations[name] = Mapped[str | None] if nullable else Mapped[str]
+        namespace[name] = mapped_column(Text, nullable=nullable)
+    annotations["success"] = Mapped[bool]
+    if rollup.names_assistants:
+        annotations["assistant_name"] = Mapped[str | None]
+    for name in MEASURES:
+        money = name in COST_SUMS
+        annotations[name] = Mapped[Decimal] if money else Mapped[int]
+        namespace[name] = mapped_column(SUM_MONEY, server_default=text("0")) if money else _count()
+    key = (grain.name, *rollup.key)
+    namespace["__table_args__"] = (
+        # The bucket leads: every question reads a range of buckets.
+        UniqueConstraint(*key, name=f"uq_{table}_key", postgresql_nulls_not_distinct=True),
+        Index(None, "company_id", grain.name),
+        *(Index(None, name, grain.name) for name in rollup.indexed),
+    )
+    namespace["KEY"] = key
+    class_name = "Rollup" + "".join(part.title() for part in rollup.name.split("_")) + grain.name.title()
+    return type(class_name, (_RollupRow, Base), namespace)
+
+
+for _rollup in ROLLUPS:
+    for _grain in _rollup.grains:
+        _rollup.tables[_grain.name] = _orm_class(_rollup, _grain)
