@@ -1,8 +1,9 @@
 """The benchmark's database: fresh, migrated, with the price catalog, dropped afterwards.
 
 Without ``BENCH_DATABASE_URL`` a throwaway cluster is made in a temporary folder
-(:func:`app.embedded_pg.throwaway`) with :data:`CLUSTER_SETTINGS`; with it, a new database is
-created in that server (whose settings are then the server's own) and dropped at the end.
+(:func:`app.embedded_pg.throwaway`) with :data:`CLUSTER_SETTINGS`; with it, the server is that
+one (whose settings are then the server's own). Either way each data set gets a new database in
+the server, dropped at the end (the scaling mode makes one per grid point in one server).
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ REPORTED_SETTINGS = ("server_version", *CLUSTER_SETTINGS, "fsync", "synchronous_
 
 
 @dataclass(frozen=True)
+class BenchServer:
+    url: str  # SQLAlchemy URL of a database to connect to for CREATE DATABASE
+    origin: str  # what it is, for the report
+    kept: str | None = None  # how to reach or remove it when kept (a throwaway cluster)
+
+
+@dataclass(frozen=True)
 class BenchDatabase:
     url: str  # SQLAlchemy URL of the fresh database
     origin: str  # where it lives, for the report
@@ -55,36 +63,48 @@ def _libpq(url: str) -> str:
 
 
 @contextlib.contextmanager
-def fresh_database(server_url: str | None, *, keep: bool) -> Iterator[BenchDatabase]:
-    """A new, empty database: in `server_url`'s server, or in a new throwaway cluster."""
+def database_server(server_url: str | None, *, keep: bool) -> Iterator[BenchServer]:
+    """`server_url`'s server, or a new throwaway cluster (stopped and removed afterwards unless `keep`)."""
     if server_url:
-        server_url = normalise_url(server_url)
-        name = f"ledger_bench_{secrets.token_hex(4)}"
-        with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        try:
-            yield BenchDatabase(url, f"database {name} in BENCH_DATABASE_URL's server",
-                                kept=f"database {name} kept (BENCH_KEEP=1): DROP DATABASE {name}" if keep else None)
-        finally:
-            if not keep:
-                with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
-                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        yield BenchServer(normalise_url(server_url), "BENCH_DATABASE_URL's server")
         return
     parent = Path(tempfile.mkdtemp(prefix="ledger-bench-pg-"))
     cluster = embedded_pg.throwaway(parent / "data", fast=False, settings=CLUSTER_SETTINGS)
     try:
-        cluster.create_database("ledger_bench")
         kept = None
         if keep:
-            kept = (f"cluster kept (BENCH_KEEP=1): {cluster.url('ledger_bench')}; stop it with "
+            kept = (f"cluster kept (BENCH_KEEP=1): {cluster.url()}; stop it with "
                     f"`runuser -u postgres -- pg_ctl -D {cluster.datadir} stop` (or without runuser when not root), "
                     f"then `rm -rf {parent}`")
-        yield BenchDatabase(cluster.url("ledger_bench"), f"throwaway cluster in {parent} (port {cluster.port})", kept)
+        yield BenchServer(cluster.url(), f"throwaway cluster in {parent} (port {cluster.port})", kept)
     finally:
         if not keep:
             cluster.stop()
             shutil.rmtree(parent, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def database_in(server: BenchServer, *, keep: bool) -> Iterator[BenchDatabase]:
+    """A new, empty database in `server`, dropped afterwards unless `keep`."""
+    name = f"ledger_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(_libpq(server.url), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url(server.url).set(database=name).render_as_string(hide_password=False)
+    try:
+        kept = f"database {name} kept (BENCH_KEEP=1): DROP DATABASE {name}" if keep else None
+        yield BenchDatabase(url, f"database {name} in {server.origin}", "; ".join(filter(None, (kept, server.kept)))
+                            or None)
+    finally:
+        if not keep:
+            with psycopg.connect(_libpq(server.url), autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str | None, *, keep: bool) -> Iterator[BenchDatabase]:
+    """A new, empty database: in `server_url`'s server, or in a new throwaway cluster."""
+    with database_server(server_url, keep=keep) as server, database_in(server, keep=keep) as database:
+        yield database
 
 
 def migrate(engine: Engine) -> None:

@@ -1,17 +1,22 @@
-"""Benchmark traffic, fast: the demo's mix, a million calls in seconds.
+"""Benchmark traffic, fast: calls drawn from an organisation of any shape, millions a minute.
 
-The companies, assistants, routes, model mixes, users, error messages and traffic shape (hour of
-day, weekday, growth) are :mod:`app.demo`'s; only the generation differs. The demo makes one
-seeded `Random` and one `NewCall` per call (about 40 µs each) so that call *n* is reproducible on
-its own; here one random stream per data set and flattened cumulative weights make a call a few
-µs. Token counts follow the demo's rules: log-normal input and output, reasoning in the output of
-reasoning models, cache reads on some calls and cache writes (some one-hour) on Anthropic's, and
-OpenAI's offline endpoints partly on the batch tier.
+The organisation (companies, users, assistants, endpoints, models) is :mod:`bench.organisation`'s,
+built from a :class:`~bench.shape.Shape`; the traffic shape in time (hour of day, weekday, slow
+growth) and the token rules are :mod:`app.demo`'s: log-normal input and output per endpoint,
+reasoning in the output of reasoning models, cache reads on some calls of models priced for them
+and cache writes (some one-hour) on Anthropic's, OpenAI's offline endpoints partly on the batch
+tier, failures with the provider's kind of error message. On top of the demo: a share of calls to
+models the catalog does not know (unpriced), and, in live HTTP traffic, a share of late calls
+stamped hours to days in the past.
+
+Speed: one random stream per data set, flattened cumulative weights and ``bisect`` (a user, then
+one of their assistants, then one of its routes), a few µs a call; the demo's one seeded
+``Random`` and one ``NewCall`` per call would be about 40 µs.
 
 A call comes out as a :class:`Call` tuple, then either
 
 - as a COPY line for ``llm_call_log`` (:class:`CopyPricer` prices it: see there), or
-- as the JSON body of ``POST /api/calls`` (:func:`api_body`; the server prices it).
+- as the JSON body of ``POST /api/calls`` (:meth:`Traffic.api_body`; the server prices it).
 """
 
 from __future__ import annotations
@@ -25,24 +30,34 @@ from decimal import Decimal
 from itertools import accumulate
 from typing import Any, NamedTuple
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import demo
+from app.models import ModelPrice
 from app.pricing import PriceBook, PriceRef
+from app.pricing.catalog import canonical
 from app.pricing.cost import compute_cost
 from app.pricing.usage import TokenUsage
+from bench import organisation
+from bench.llms import ERRORS, UNKNOWN
+from bench.shape import MID, Shape
 
-# Columns a COPY line fills, in order; the others take their defaults (id from the identity,
-# the audio token types 0, recorded_at now()).
+# The columns of `llm_call_log` a COPY line fills, in order: each the name of a field of `Call`
+# or of the values `CopyPricer.line` adds (timestamp, total_tokens, costs, price_id, metadata,
+# error_message); the other columns take their defaults (id from the identity, the audio token
+# types 0, recorded_at now()). The one place to add a column the generator already knows.
 COPY_COLUMNS = ("timestamp", "company_id", "user_id", "assistant_id", "assistant_name", "endpoint", "provider",
                 "model", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
                 "cache_write_1h_tokens", "reasoning_tokens", "total_tokens", "service_tier", "input_cost",
                 "output_cost", "total_cost", "price_id", "duration_ms", "success", "error_message", "request_id",
-                "metadata")
+                "metadata", "canonical_provider", "canonical_model")
 METADATA = '{"bench": true}'
 NULL = "\\N"
 ATTO = 10**18  # money columns keep 18 decimals: costs are computed in integer 1e-18 USD
+NO_PRICE = "no price"  # a day on which a model has no price at all
 LIVE_DAYS = 2  # live calls fall after the period: today, or tomorrow for a run that crosses midnight
+LATE_HOURS = (1, 72)  # a late live call is stamped this many hours before it is sent (log-uniform)
 
 
 class Call(NamedTuple):
@@ -67,82 +82,98 @@ class Call(NamedTuple):
     success: bool
     error: str | None
     request_id: str
+    canonical_provider: str  # app.pricing.catalog.canonical(provider, model)
+    canonical_model: str
+
+
+# What one COPY line holds, by position: the call's fields, then what CopyPricer.line adds.
+_LINE_VALUES = (*Call._fields, "timestamp", "total_tokens", "input_cost", "output_cost", "total_cost", "price_id",
+                "error_message", "metadata")
+# A COPY line as a format string over those values (None and booleans never reach it as such:
+# error_message is NULL text, and PostgreSQL reads True/False).
+_LINE = "\t".join(f"{{{_LINE_VALUES.index(column)}}}" for column in COPY_COLUMNS) + "\n"
 
 
 class _Route(NamedTuple):
-    company: demo.Company
-    assistant: demo.Assistant
+    """A route as the generation loop reads it (see bench.organisation.Route)."""
+
     endpoint: demo.Endpoint
     model: demo.Model
-
-
-def _flatten(levels: list[tuple[Any, float]]) -> tuple[list[Any], list[float]]:
-    items = [item for item, _ in levels]
-    return items, list(accumulate(weight for _, weight in levels))
+    canonical: tuple[str, str]
+    errors: tuple[str, ...]
 
 
 class Traffic:
-    """Calls over the `days` whole UTC days before `today`, in the demo's proportions."""
+    """Calls over the `days` whole UTC days before `today`, from the organisation `shape` describes."""
 
-    def __init__(self, *, days: int = 90, today: date | None = None, seed: int = 4) -> None:
+    def __init__(self, shape: Shape = MID, *, today: date | None = None) -> None:
         today = today or datetime.now(UTC).date()
-        self.days = days
-        self.seed = seed
+        self.shape = shape
+        self.days = shape.days
+        self.seed = shape.seed
         self.end = datetime(today.year, today.month, today.day, tzinfo=UTC)  # exclusive
-        self.start = self.end - timedelta(days=days)
-        # Every (company, assistant, endpoint, model) with the product of the demo's weights,
-        # each level normalised as `random.choices` does.
-        routes = []
-        for company in demo.COMPANIES:
-            company_share = company.weight / sum(c.weight for c in demo.COMPANIES)
-            for assistant in company.assistants:
-                assistant_share = assistant.weight / sum(a.weight for a in company.assistants)
-                for route in assistant.routes:
-                    route_share = route.weight / sum(r.weight for r in assistant.routes)
-                    for model, weight in route.models:
-                        share = weight / sum(w for _, w in route.models)
-                        routes.append((_Route(company, assistant, route.endpoint, model),
-                                       company_share * assistant_share * route_share * share))
-        self._routes, self._route_cum = _flatten(routes)
-        self.models = tuple(dict.fromkeys((r.model.provider, r.model.name) for r in self._routes))
-        self._users = {company.id: _flatten([(user, 1 / (k + 1) ** 0.8) for k, user in enumerate(company.users)])
-                       for company in demo.COMPANIES}
+        self.start = self.end - timedelta(days=self.days)
+        self.organisation = org = organisation.build(shape)
+
+        def route(endpoint: demo.Endpoint, model: demo.Model) -> _Route:
+            return _Route(endpoint, model, canonical(model.provider, model.name), ERRORS[model.provider])
+
+        self._assistants = tuple((tuple(route(r.endpoint, r.model) for r in routes), cum)
+                                 for routes, cum in org.assistant_routes)
+        self._unknown = tuple(route(demo.Endpoint("", 0, 0), spelling) for llm in UNKNOWN
+                              for spelling in llm.spellings)
         weights = []
-        for day in range(days):
+        for day in range(self.days):
             weekday = demo.WEEKDAY_WEIGHTS[(self.start + timedelta(days=day)).weekday()]
-            growth = 1 + 0.5 * day / days
+            growth = 1 + 0.5 * day / self.days
             weights.extend(weekday * growth * hour for hour in demo.HOUR_WEIGHTS)
         self._hour_cum = list(accumulate(weights))
         # Text of every hour of the period, and of today and tomorrow (live calls: see `calls`).
-        hours = [self.start + timedelta(hours=h) for h in range((days + LIVE_DAYS) * 24)]
+        hours = [self.start + timedelta(hours=h) for h in range((self.days + LIVE_DAYS) * 24)]
         self.copy_hour = [f"{moment:%Y-%m-%d %H}:" for moment in hours]  # + "MM:SS.ffffff+00"
         self.iso_hour = [f"{moment:%Y-%m-%dT%H}:" for moment in hours]  # + "MM:SS.ffffff+00:00"
-        for text in (*(c.id for c in demo.COMPANIES), *(u for c in demo.COMPANIES for u in c.users),
-                     *(r.assistant.name for r in self._routes), *(e for es in demo.ERRORS.values() for e in es)):
+        for text in (*org.texts(), *(e for es in ERRORS.values() for e in es)):
             assert not set(text) & {"\t", "\n", "\r", "\\"}, text  # COPY lines are written unescaped
 
     def day_start(self, day: int) -> datetime:
         return self.start + timedelta(days=day)
 
-    def calls(self, count: int, stream: str, *, live_until: datetime | None = None) -> Iterator[Call]:
+    def calls(self, count: int, stream: str, *, live_until: datetime | None = None,
+              late_share: float = 0.0) -> Iterator[Call]:
         """`count` calls of the data set `stream`, request ids ``bench-<stream>-<n>``.
 
         Spread over the period in the demo's traffic shape; or, with `live_until`, stamped
-        between the period's end (today's midnight) and `live_until`, as live traffic is.
+        between the period's end (today's midnight) and `live_until`, as live traffic is, but for
+        a `late_share` of them stamped 1 to 72 hours before `live_until` (a client that sends
+        late: a retry queue, a batch job, a phone back online).
         """
         rng = random.Random(f"ledger-bench:{self.seed}:{stream}")
-        rand, gauss, randrange, choice = rng.random, rng.gauss, rng.randrange, rng.choice
-        routes, route_cum, route_total = self._routes, self._route_cum, self._route_cum[-1]
-        hour_cum, hour_total, users = self._hour_cum, self._hour_cum[-1], self._users
-        live_span = 0
+        rand, gauss, randrange = rng.random, rng.gauss, rng.randrange
+        org, assistants, unknown = self.organisation, self._assistants, self._unknown
+        user_ids, user_company, user_cum, user_assistants = (org.user_ids, org.user_company, org.user_cum,
+                                                             org.user_assistants)
+        user_total = user_cum[-1]
+        assistant_ids, assistant_names = org.assistant_ids, org.assistant_names
+        hour_cum, hour_total = self._hour_cum, self._hour_cum[-1]
+        failure_rate, unpriced_share = self.shape.failure_rate, self.shape.unpriced_share
+        cache_read, cache_write_rate, one_hour, batch_rate = (demo.CACHE_READ_RATE, demo.CACHE_WRITE_RATE,
+                                                              demo.ONE_HOUR_WRITE_RATE, demo.BATCH_RATE)
+        live_span = live_end = 0
+        late_low, late_span = math.log(LATE_HOURS[0] * 3.6e9), math.log(LATE_HOURS[1] / LATE_HOURS[0])
         if live_until is not None:
-            live_span = max(1, int((live_until - self.end).total_seconds() * 1_000_000))
+            live_end = int((live_until - self.start).total_seconds() * 1_000_000)
+            live_span = max(1, live_end - self.days * 24 * 3_600_000_000)
             if live_span > LIVE_DAYS * 24 * 3_600_000_000 - 1:
                 raise ValueError(f"live calls must fall within {LIVE_DAYS} days of {self.end}")
-        first_live_hour = self.days * 24
         for n in range(count):
-            route = routes[bisect_right(route_cum, rand() * route_total)]
-            model, endpoint, company = route.model, route.endpoint, route.company
+            user = bisect_right(user_cum, rand() * user_total)
+            mine, mine_cum = user_assistants[user]
+            assistant = mine[bisect_right(mine_cum, rand() * mine_cum[-1])] if len(mine) > 1 else mine[0]
+            routes, route_cum = assistants[assistant]
+            endpoint, model, (canonical_provider, canonical_model), errors = \
+                routes[bisect_right(route_cum, rand() * route_cum[-1])]
+            if unpriced_share and rand() < unpriced_share:
+                _, model, (canonical_provider, canonical_model), errors = unknown[randrange(len(unknown))]
             input_tokens = max(1, round(math.exp(endpoint.sigma * gauss()) * endpoint.input_median))
             visible = round(math.exp(endpoint.sigma * gauss()) * endpoint.output_median)
             reasoning = 0
@@ -151,17 +182,17 @@ class Traffic:
                 reasoning = round(visible * (low + (high - low) * rand()))
             output_tokens = visible + reasoning
             cached = cache_write = cache_write_1h = 0
-            if model.caches and input_tokens >= 1_024 and rand() < demo.CACHE_READ_RATE:
+            if model.caches and input_tokens >= 1_024 and rand() < cache_read:
                 cached = int(input_tokens * (0.3 + 0.6 * rand()))
-            if model.cache_writes and input_tokens >= 1_024 and rand() < demo.CACHE_WRITE_RATE:
+            if model.cache_writes and input_tokens >= 1_024 and rand() < cache_write_rate:
                 cache_write = int((input_tokens - cached) * (0.2 + 0.6 * rand()))
-                cache_write_1h = cache_write if rand() < demo.ONE_HOUR_WRITE_RATE else 0
-            batch = model.provider == "openai" and endpoint.batchable and rand() < demo.BATCH_RATE
+                cache_write_1h = cache_write if rand() < one_hour else 0
+            batch = endpoint.batchable and model.provider == "openai" and rand() < batch_rate
             duration_ms = int((model.base_ms + model.ms_per_output_token * output_tokens) * math.exp(0.25 * gauss()))
-            success = rand() >= demo.FAILURE_RATE
+            success = rand() >= failure_rate
             error = None
             if not success:
-                error = choice(demo.ERRORS[model.provider])
+                error = errors[randrange(len(errors))]
                 if "timed out" in error:
                     output_tokens = int(output_tokens * 0.2 * rand())
                     duration_ms = 60_000 + randrange(500)
@@ -170,18 +201,21 @@ class Traffic:
                     duration_ms = int(model.base_ms * (0.2 + 0.8 * rand()))
                 reasoning = min(reasoning, output_tokens)
                 cached = cache_write = cache_write_1h = 0
-            user_list, user_cum = users[company.id]
-            if live_span:
-                hour, micros = divmod(randrange(live_span), 3_600_000_000)
-                hour += first_live_hour
-                second, micro = divmod(micros, 1_000_000)
-            else:
+            if not live_span:
                 hour, second, micro = bisect_right(hour_cum, rand() * hour_total), randrange(3_600), randrange(10**6)
+            else:
+                if late_share and rand() < late_share:
+                    micros = max(0, live_end - int(math.exp(late_low + late_span * rand())))
+                else:
+                    micros = live_end - 1 - randrange(live_span)
+                hour, micros = divmod(micros, 3_600_000_000)
+                second, micro = divmod(micros, 1_000_000)
             yield Call(
-                hour, second, micro, company.id, user_list[bisect_right(user_cum, rand() * user_cum[-1])],
-                route.assistant.id, route.assistant.name, endpoint.path, model.provider, model.name,
+                hour, second, micro, user_company[user], user_ids[user], assistant_ids[assistant],
+                assistant_names[assistant], endpoint.path, model.provider, model.name,
                 input_tokens, output_tokens, cached, cache_write, cache_write_1h, reasoning,
                 "batch" if batch else "standard", duration_ms, success, error, f"bench-{stream}-{n}",
+                canonical_provider, canonical_model,
             )
 
     def timestamp_text(self, call: Call) -> str:
@@ -202,10 +236,17 @@ class Traffic:
             "requestId": call.request_id, "metadata": {"bench": True},
         }
 
+    def earliest_live(self, now: datetime) -> datetime:
+        """The earliest timestamp a live call sent before `now` can carry (late ones included)."""
+        if not self.shape.late_share:
+            return self.end
+        return max(self.start, min(self.end, now - timedelta(hours=LATE_HOURS[1])))
 
     def live_bodies(self, count: int, stream: str, now: datetime) -> Iterator[dict[str, Any]]:
-        """API bodies of `count` calls made today (UTC) before `now`, as live traffic is."""
-        return (self.api_body(call) for call in self.calls(count, stream, live_until=now))
+        """API bodies of `count` calls sent today (UTC) before `now`, as live traffic is: the
+        shape's `late_share` of them stamped hours to days before `now`."""
+        return (self.api_body(call) for call in self.calls(count, stream, live_until=now,
+                                                           late_share=self.shape.late_share))
 
 
 class _Rates(NamedTuple):
@@ -233,8 +274,8 @@ class CopyPricer:
     """COPY lines for ``llm_call_log``, priced exactly as the ledger would price them.
 
     The price is the ledger's own: `PriceBook.price_at` (same precedence, history, tiers,
-    overrides), looked up once per model, service tier, company and day (per call on a day when
-    that price changes). The arithmetic is done here in integers, since the genai-prices engine
+    overrides), looked up once per model as spelt, service tier, company (one with overrides of
+    its own; the others share) and day (per call on a day when that price changes). The arithmetic is done here in integers, since the genai-prices engine
     the ledger uses costs ~35 µs a call; that shortcut covers input, cache reads, output and
     reasoning below any threshold tier, and any other call (cache writes, above a threshold) goes
     through the ledger's `compute_cost`. Every `check_every`-th call, and the first few of each
@@ -250,38 +291,42 @@ class CopyPricer:
         self.checked = 0
         self.slow_path = 0
         self.lines = 0
-        # (provider, model, tier, company) → price per day of the period; None on a day it changes.
-        self._daily: dict[tuple[str, str, str, str], list[PriceRef | None]] = {}
+        # (provider, model, tier, company) → the price of each day of the period: one price all
+        # day, NO_PRICE all day, or None on a day the price changes. Companies without overrides
+        # of their own share one entry (company None), as they share every price.
+        self._daily: dict[tuple[str, str, str, str | None], list[PriceRef | str | None]] = {}
+        self._overridden = set(session.scalars(
+            select(ModelPrice.company_id).where(ModelPrice.company_id.is_not(None)).distinct()))
 
     def _price(self, call: Call, timestamp: str) -> PriceRef | None:
-        key = (call.provider, call.model, call.service_tier, call.company_id)
+        company = call.company_id if call.company_id in self._overridden else None
+        key = (call.provider, call.model, call.service_tier, company)
         days = self._daily.get(key)
         if days is None:
             days = self._daily[key] = [self._day_price(key, day) for day in range(self._traffic.days + LIVE_DAYS)]
         price = days[call.hour // 24]
-        if price is None:  # a day with a price change (or no price at all): the exact instant decides
+        if price is NO_PRICE:
+            return None
+        if price is None:  # a day with a price change: the exact instant decides
             price = self._book.price_at(call.provider, call.model, datetime.fromisoformat(timestamp),
-                                        company_id=call.company_id, service_tier=call.service_tier)
+                                        company_id=company, service_tier=call.service_tier)
         return price
 
-    def _day_price(self, key: tuple[str, str, str, str], day: int) -> PriceRef | None:
+    def _day_price(self, key: tuple[str, str, str, str | None], day: int) -> PriceRef | str | None:
         provider, model, tier, company = key
         first, last = (self._book.price_at(provider, model, moment, company_id=company, service_tier=tier)
                        for moment in (self._traffic.day_start(day),
                                       self._traffic.day_start(day + 1) - timedelta(microseconds=1)))
+        if first is None and last is None:
+            return NO_PRICE  # (a price that starts and ends within one day would be missed: none does)
         return first if first and last and first.id == last.id else None
 
     def line(self, call: Call) -> str:
         timestamp = self._traffic.timestamp_text(call)
         costs = self._costs(call, timestamp, self.lines)
         self.lines += 1
-        return "\t".join((
-            timestamp, call.company_id, call.user_id, call.assistant_id, call.assistant_name, call.endpoint,
-            call.provider, call.model, str(call.input_tokens), str(call.output_tokens),
-            str(call.cached_input_tokens), str(call.cache_write_tokens), str(call.cache_write_1h_tokens),
-            str(call.reasoning_tokens), str(call.input_tokens + call.output_tokens), call.service_tier, *costs,
-            str(call.duration_ms), "t" if call.success else "f", call.error or NULL, call.request_id, METADATA,
-        )) + "\n"
+        return _LINE.format(*call, timestamp, call.input_tokens + call.output_tokens, *costs,
+                            call.error or NULL, METADATA)
 
     def _costs(self, call: Call, timestamp: str, n: int) -> tuple[str, str, str, str]:
         """input_cost, output_cost, total_cost, price_id as COPY text."""

@@ -3,8 +3,8 @@
 Bulk loading bypasses the API on purpose (the API is measured separately): partitions for every
 month of the period are made first (so no call lands in the default partition), the calls are
 COPYed into ``llm_call_log`` (the identity column numbers them), their idempotency keys are
-claimed in one statement, the daily rollup is rebuilt from the raw calls
-(:func:`app.rollups.rebuild`), and the tables are vacuumed and analysed as autovacuum would
+claimed in one statement, every rollup is rebuilt from the raw calls
+(:func:`app.ledger.rollups.rebuild`), and the tables are vacuumed and analysed as autovacuum would
 eventually do.
 """
 
@@ -84,7 +84,7 @@ def rebuild_rollup(engine: Engine) -> rollups.RebuildResult:
 def vacuum_analyze(engine: Engine, *, analyze_only: bool = False) -> None:
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in ("llm_call_log", "llm_call_request", "llm_call_daily"):
+        for table in ("llm_call_log", "llm_call_request", *rollups.rollup_tables()):
             conn.execute(text(f"{'ANALYZE' if analyze_only else 'VACUUM (ANALYZE)'} {table}"))
 
 

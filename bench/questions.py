@@ -1,4 +1,5 @@
-"""The five analytics questions: how we answer them, and the naive GROUP BY on the raw calls.
+"""The analytics questions (the per-user one for a busy and for a median user): how we answer
+them, and the naive GROUP BY on the raw calls.
 
 "Ours" is the product as a user meets it: an HTTP request to gunicorn (routing, validation,
 query, serialisation included) or ``flask costs report`` run in-process. "Naive" is the seed
@@ -17,6 +18,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 RANGE = "timestamp >= %(start)s AND timestamp < %(end)s"
+# The ledger answers by canonical names (one row per model whatever its spelling): so does naive,
+# from the columns the ledger fills at ingest.
+MODEL, PROVIDER = "canonical_model", "canonical_provider"
 TOTALS = ("coalesce(sum(total_cost), 0), coalesce(sum(total_tokens), 0), count(*), "
           "count(*) FILTER (WHERE NOT success)")
 
@@ -50,7 +54,8 @@ class Window:
 
     first: date
     last: date
-    user_id: str  # a busy user
+    busy_user: str  # the user with the most calls
+    median_user: str  # a user of median activity
 
     @property
     def month(self) -> tuple[date, date]:
@@ -75,11 +80,27 @@ def _bounds(first: date, last: date) -> dict[str, datetime]:
 
 
 def _money(value: Any) -> Decimal:
-    return Decimal(str(value))
+    """A cost of an answer; None (a row whose calls are all unpriced has no cost) counts as 0, as
+    the naive SUM's coalesce does."""
+    return Decimal(0) if value is None else Decimal(str(value))
 
 
 def _differs(what: str, ours: Any, naive: Any) -> str | None:
     return None if ours == naive else f"{what}: ours {ours} vs naive {naive}"
+
+
+def _check_top(what: str, ours: dict[Any, tuple[Decimal, int]], other: dict | None,
+               naive: dict[Any, tuple[Decimal, int]]) -> str | None:
+    """A breakdown answered as its top entries plus `other` (the sums and number of the entries
+    left out; None or absent when nothing is): each top entry equals naive's, and the rest of
+    naive's entries add up to `other`."""
+    rest = {key: value for key, value in naive.items() if key not in ours}
+    other = other or {}
+    return (_differs(what, ours, {key: naive.get(key) for key in ours})
+            or _differs(f"{what}, the rest (entries, cost, calls)",
+                        (other.get("keys", 0), _money(other.get("cost")), other.get("calls", 0)),
+                        (len(rest), sum((cost for cost, _ in rest.values()), Decimal(0)),
+                         sum(calls for _, calls in rest.values()))))
 
 
 def _check_summary(answer: dict, rows: list[list[tuple]]) -> str | None:
@@ -87,8 +108,10 @@ def _check_summary(answer: dict, rows: list[list[tuple]]) -> str | None:
     return (_differs("total cost", _money(answer["totalCost"]), totals[0])
             or _differs("calls", answer["callCount"], totals[2])
             or _differs("previous period cost", _money(answer["previousPeriod"]["totalCost"]), previous[0])
-            or _differs("cost by model", {m: _money(t["cost"]) for m, t in answer["byModel"].items()},
-                        {m: c for m, c, *_ in by_model}))
+            or _check_top("cost and calls by model",
+                          {m: (_money(t["cost"]), t["calls"]) for m, t in answer["byModel"].items()},
+                          answer.get("other", {}).get("byModel"),
+                          {m: (cost, calls) for m, cost, _, calls, *_ in by_model}))
 
 
 def _check_daily(answer: dict, rows: list[list[tuple]]) -> str | None:
@@ -109,8 +132,8 @@ def _check_total(answer: dict, rows: list[list[tuple]]) -> str | None:
 
 
 def _check_report(answer: dict, rows: list[list[tuple]]) -> str | None:
-    return _differs("cost and calls by model", {r["key"]: (_money(r["cost"]), r["calls"]) for r in answer["rows"]},
-                    {model: (cost, calls) for model, cost, _, calls, *_ in rows[0]})
+    return _check_top("cost and calls by model", {r["key"]: (_money(r["cost"]), r["calls"]) for r in answer["rows"]},
+                      answer.get("other"), {model: (cost, calls) for model, cost, _, calls, *_ in rows[0]})
 
 
 def questions(window: Window) -> list[Question]:
@@ -129,8 +152,8 @@ def questions(window: Window) -> list[Question]:
                 f"SELECT {TOTALS}, count(*) FILTER (WHERE price_id IS NULL) FROM llm_call_log WHERE {RANGE}",
                 (f"SELECT {TOTALS} FROM llm_call_log "
                 "WHERE timestamp >= %(before_start)s AND timestamp < %(before_end)s"),
-                grouped.format(key="model"),
-                grouped.format(key="provider"),
+                grouped.format(key=MODEL),
+                grouped.format(key=PROVIDER),
                 # The assistant's name rides along in the same GROUP BY (names are constant per id here).
                 (f"SELECT assistant_id, max(assistant_name), {TOTALS} FROM llm_call_log WHERE {RANGE} "
                 "GROUP BY assistant_id"),
@@ -147,15 +170,15 @@ def questions(window: Window) -> list[Question]:
             _bounds(window.first, window.last),
             _check_daily,
         ),
-        Question(
-            "one user by model, 30 days",
-            f"GET /analytics/cost/user/{quote(window.user_id, safe='')}?"
+        *(Question(
+            f"{who} user by model, 30 days",
+            f"GET /analytics/cost/user/{quote(user, safe='')}?"
             + urlencode({"startDate": user_first, "endDate": user_last}),
-            (("SELECT model, coalesce(sum(total_cost), 0), coalesce(sum(total_tokens), 0) FROM llm_call_log "
-             f"WHERE user_id = %(user_id)s AND {RANGE} GROUP BY model ORDER BY 2 DESC"),),
-            _bounds(user_first, user_last) | {"user_id": window.user_id},
+            ((f"SELECT {MODEL}, coalesce(sum(total_cost), 0), coalesce(sum(total_tokens), 0) FROM llm_call_log "
+             f"WHERE user_id = %(user_id)s AND {RANGE} GROUP BY {MODEL} ORDER BY 2 DESC"),),
+            _bounds(user_first, user_last) | {"user_id": user},
             _check_user,
-        ),
+        ) for who, user in (("busy", window.busy_user), ("median", window.median_user))),
         Question(
             "rolling 30-day total",
             "GET /analytics/cost/total",
@@ -167,8 +190,8 @@ def questions(window: Window) -> list[Question]:
         Question(
             "report by model, one month",
             "flask --app wsgi costs report " + " ".join(report_args),
-            ((f"SELECT model, {TOTALS}, count(*) FILTER (WHERE price_id IS NULL) FROM llm_call_log "
-             f"WHERE {RANGE} GROUP BY model ORDER BY 2 DESC"),),
+            ((f"SELECT {MODEL}, {TOTALS}, count(*) FILTER (WHERE price_id IS NULL) FROM llm_call_log "
+             f"WHERE {RANGE} GROUP BY {MODEL} ORDER BY 2 DESC"),),
             month,
             _check_report,
             check_args=("costs", "report", *report_args, "--format", "json"),

@@ -9,6 +9,7 @@ from tabulate import tabulate
 from app import gunicorn_conf
 from bench.config import BenchConfig
 from bench.cpu import CpuUse
+from bench.dataset import Profile
 from bench.measure import Comparison, IngestRun
 
 # Issue #4's targets.
@@ -37,6 +38,8 @@ class Results:
     single_floor: IngestRun | None = None  # the same requests answered unpriced and unstored (bench/floor.py)
     comparisons: list[Comparison] = field(default_factory=list)
     cpu: dict[str, tuple[CpuUse, int]] = field(default_factory=dict)  # measurement → (CPU used, calls)
+    profile: Profile | None = None  # the loaded calls (before HTTP ingest)
+    row_counts: dict[str, int] = field(default_factory=dict)  # llm_call_log and each rollup, at analytics time
 
     @property
     def raw_copy_rate(self) -> float:
@@ -101,13 +104,24 @@ def _short(ours: str) -> str:
     return "GET /analytics/cost/user/<user>" if "/analytics/cost/user/" in path else path
 
 
+def row_counts(counts: dict[str, int]) -> list[str]:
+    """"llm_call_log 1,000,000", then "rollup_x 12,000 (1.2% of llm_call_log)" for each rollup."""
+    raw = counts.get("llm_call_log") or 1
+    width = max(map(len, counts))
+    return [f"{table:<{width}} {rows:>13,}" + ("" if table == "llm_call_log" else f"  ({rows / raw:.1%} of llm_call_log)")
+            for table, rows in counts.items()]
+
+
 def render(results: Results) -> str:
     config = results.config
     lines = [
         "",
         "LLM cost ledger benchmark (issue #4)",
         (f"  calls generated    {config.calls:,} over {config.days} days ({results.period}); the timed COPY's and "
-         f"the HTTP ones are stamped today (the COPY's deleted after timing); seed {config.seed}"),
+         f"the HTTP ones are sent today (the COPY's deleted after timing; a share of the HTTP ones stamped late)"),
+        f"  shape              {config.shape.describe()}",
+        *([f"  data loaded        {results.profile.describe()}"] if results.profile else []),
+        *(f"  rows               {line}" for line in row_counts(results.row_counts)),
         f"  git commit         {results.git}",
         f"  machine            {results.machine}",
         f"  database           {results.database}",
