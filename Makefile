@@ -7,7 +7,7 @@ PORT   ?= 8000
 # DATABASE_URL wins; otherwise the embedded cluster in ./.pgdata is started (made once).
 DB_URL = $${DATABASE_URL:-$$($(BIN)/python -m app.embedded_pg start)}
 
-.PHONY: install run migrate prices demo test bench check-migrations db-stop clean
+.PHONY: install run migrate prices demo test bench bench-scaling check-migrations db-stop clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,11 @@ test: install
 ## BENCH_KEEP=1 keeps it. See bench/__init__.py.
 bench: install
 	BENCH_CALLS=$${BENCH_CALLS:-1000000} $(BIN)/python -m bench
+
+## How analytics cost grows with the data's shape: BENCH_SCALING_CALLS (1M, 3M) × BENCH_SCALING_USERS
+## (1,000, 10,000, 50,000), one fresh database each, questions ours vs naive. See bench/scaling.py.
+bench-scaling: install
+	$(BIN)/python -m bench.scaling
 
 db-stop:
 	@$(BIN)/python -m app.embedded_pg stop

@@ -11,6 +11,7 @@ Usage::
     BENCH_USERS=20000 BENCH_USER_SKEW=1.1 make bench   # one parameter of the shape over the preset's
     BENCH_DATABASE_URL=postgresql://postgres@db:5432/postgres make bench   # a fresh database in that server
     BENCH_KEEP=1 make bench                      # keep the database (and cluster) afterwards
+    make bench-scaling                           # analytics over a grid of calls × users (bench/scaling.py)
 
 The data's shape (:mod:`bench.shape`): BENCH_SHAPE, BENCH_COMPANIES, BENCH_USERS,
 BENCH_ASSISTANTS, BENCH_ENDPOINTS, BENCH_MODELS, BENCH_USER_SKEW, BENCH_ASSISTANT_SKEW,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import math
 from dataclasses import dataclass, replace
 
 from bench.shape import FIXED_BY_DEMO, MID, PRESETS, Shape
@@ -127,3 +128,43 @@ class BenchConfig:
             workers=_int(env, "BENCH_WORKERS", defaults.workers),
         )
 
+
+def _ints(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """A list of whole numbers, separated by commas or spaces (1e6 and 1_000_000 are fine)."""
+    raw = env.get(name, "").replace(",", " ").split()
+    if not raw:
+        return default
+    return tuple(_int({name: item}, name, 0, minimum=1) for item in raw)
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    """The grid of ``python -m bench.scaling``: every number of calls × every number of users, the
+    rest of each shape scaled from the base shape (BENCH_SHAPE and its variables)."""
+
+    bench: BenchConfig  # the base shape and the shared settings (database, reps, warm-ups, workers)
+    calls: tuple[int, ...] = (1_000_000, 3_000_000)  # BENCH_SCALING_CALLS
+    users: tuple[int, ...] = (1_000, 10_000, 50_000)  # BENCH_SCALING_USERS
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> ScalingConfig:
+        env = dict(os.environ if environ is None else environ)
+        bench = BenchConfig.from_env(env)
+        if bench.shape.from_demo:
+            raise BenchConfigError("BENCH_SHAPE=demo has a fixed organisation: the scaling grid varies users, "
+                                   "so it starts from mid or large")
+        defaults = cls(bench)
+        return cls(bench, calls=_ints(env, "BENCH_SCALING_CALLS", defaults.calls),
+                   users=_ints(env, "BENCH_SCALING_USERS", defaults.users))
+
+    def shape_for(self, users: int) -> Shape:
+        """The base shape with `users` users: assistants in proportion, endpoints with the square
+        root of the proportion (a larger organisation has more of them, not as many more),
+        companies as many as there are users for at most."""
+        base = self.bench.shape
+        ratio = users / base.users
+        companies = min(base.companies, users)
+        return replace(base, users=users, companies=companies,
+                       assistants=max(companies, round(base.assistants * ratio)),
+                       endpoints=max(1, round(base.endpoints * math.sqrt(ratio))),
+                       customised=tuple(dict.fromkeys((*base.customised, "users", "assistants", "endpoints"))))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.config import BenchConfig, BenchConfigError
+from bench.config import BenchConfig, BenchConfigError, ScalingConfig
 from bench.shape import MID, PRESETS
 
 
@@ -57,3 +57,17 @@ def test_unusable_values_are_refused_clearly(env, message):
     with pytest.raises(BenchConfigError, match=message):
         BenchConfig.from_env(env)
 
+
+def test_the_scaling_grid():
+    grid = ScalingConfig.from_env({"BENCH_SCALING_CALLS": "1e6, 3_000_000", "BENCH_SCALING_USERS": "1000 10000"})
+    assert grid.calls == (1_000_000, 3_000_000) and grid.users == (1_000, 10_000)
+    shapes = [grid.shape_for(users) for users in grid.users]
+    assert [shape.users for shape in shapes] == [1_000, 10_000]
+    assert [shape.assistants for shape in shapes] == [50, 500]  # mid's 500 assistants per 10,000 users
+    assert shapes[1].endpoints == 50 and shapes[0].endpoints < 50
+    assert ScalingConfig.from_env({}).calls == (1_000_000, 3_000_000)
+    assert ScalingConfig.from_env({}).users == (1_000, 10_000, 50_000)
+    with pytest.raises(BenchConfigError, match="BENCH_SCALING_USERS"):
+        ScalingConfig.from_env({"BENCH_SCALING_USERS": "10, x"})
+    with pytest.raises(BenchConfigError, match="demo"):
+        ScalingConfig.from_env({"BENCH_SHAPE": "demo"})
