@@ -74,6 +74,10 @@ class Shape:
         parameters = asdict(self)
         customised = parameters.pop("customised")
         preset = parameters.pop("preset") + (f" (customised: {', '.join(customised)})" if customised else "")
+        if self.from_demo:  # the skews are app/demo.py's weights, not these
+            preset += " (app/demo.py's organisation and weights)"
+            for name in ("user_skew", "assistant_skew", "company_skew"):
+                del parameters[name]
         return f"preset {preset}, " + ", ".join(f"{name} {text(value)}" for name, value in parameters.items())
 
 
