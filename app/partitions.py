@@ -26,8 +26,15 @@ def is_partition(name: str) -> bool:
     return name == DEFAULT or bool(_MONTHLY.match(name))
 
 
+# The index each promoted dimension gets (app/ledger/dimensions.py), made at run time.
+DIMENSION_INDEX_PREFIX = "ix_llm_call_log_dim_"
+
+
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic filter: partitions are managed at run time by this module, not by migrations."""
+    """Alembic filter: partitions are managed at run time by this module, and the indexes of
+    promoted dimensions by `flask costs dimensions`, not by migrations."""
+    if type_ == "index" and name and name.startswith(DIMENSION_INDEX_PREFIX):
+        return False
     return not (type_ == "table" and name and is_partition(name))
 
 

@@ -23,6 +23,7 @@ def rollup_differences(session: Session, company: str | None = None) -> dict[str
         raw = session.execute(text(
             f"SELECT {grain.sql}, {', '.join(rollups.source_of(k) for k in rollup.key)}, "
             f"{', '.join(rollups.AGGREGATES.values())} FROM {raw_source} "
+            f"{rollups.PROMOTED_SOURCE if rollup.promoted else ''} "
             f"GROUP BY {', '.join(str(n) for n in range(1, len(keys) + 1))}"), {"company": company}).all()
         # Rows whose every measure is 0 carry nothing (a repriced call's correction may leave none).
         stored_rows = {tuple(row) for row in stored if any(row[len(keys):])}

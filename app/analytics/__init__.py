@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from app.analytics import queries
@@ -48,7 +48,8 @@ from app.analytics.results import (
     Totals,
 )
 from app.analytics.spans import Span, plan
-from app.ledger.rollup_tables import ASSISTANT, COMPANY, DAY, HOUR, MODEL, ROLLUPS, Rollup
+from app.ledger import dimensions
+from app.ledger.rollup_tables import ASSISTANT, COMPANY, DAY, HOUR, MODEL, PROMOTED, ROLLUPS, Rollup
 from app.models import LlmCall
 from app.pricing.catalog import model_candidates, normalise_provider
 from app.records import CallRecord
@@ -93,12 +94,15 @@ def _where(session: Session, filters: CallFilters) -> dict[str, Any]:
         model = present[0] if len(present) == 1 else present or candidates[0]
     values = {"company_id": filters.company_id, "user_id": filters.user_id, "assistant_id": filters.assistant_id,
               "model": model, "provider": provider, "endpoint": filters.endpoint, "success": filters.success}
+    if filters.dimension is not None:
+        key, value = filters.dimension
+        values |= {"dimension": dimensions.promoted_key(session, key), "value": value}
     return {column: value for column, value in values.items() if value is not None}
 
 
-def _rollup(*dimensions: str) -> Rollup:
+def _rollup(*names: str) -> Rollup:
     """The smallest rollup with every dimension asked for (company and success are in all)."""
-    needed = {d for d in dimensions if d not in ("company_id", "success", "day")}
+    needed = {d for d in names if d not in ("company_id", "success", "day")}
     return next(rollup for rollup in ROLLUPS if rollup.covers(needed))
 
 
@@ -228,16 +232,20 @@ def report(session: Session, since: date, until: date, by: str, company_id: str 
 
 def breakdown(session: Session, by: str, start: date, end: date, company_id: str | None = None, *,
               page: int = 1, limit: int = 50, sort: str = "cost", today: date | None = None) -> BreakdownPage:
-    """One page of every `by` key's totals over [start, end], sorted by `sort` (most first)."""
-    if by not in BREAKDOWN_KEYS:
-        raise ValueError(f"cannot break down by {by!r}; choose one of {', '.join(BREAKDOWN_KEYS)}")
+    """One page of every `by` key's totals over [start, end], sorted by `sort` (most first). `by` is
+    one of `BREAKDOWN_KEYS` or a promoted dimension (DimensionError when it is neither,
+    DimensionNotReady while its history is being counted)."""
     if sort not in SORTS:
         raise ValueError(f"cannot sort by {sort!r}; choose one of {', '.join(SORTS)}")
     _check_range(start, end)
-    key = GROUP_KEYS[by]
+    where = _where(session, CallFilters(company_id=company_id))
+    if by in GROUP_KEYS:
+        rollup, key = _rollup(GROUP_KEYS[by]), GROUP_KEYS[by]
+    else:  # a promoted metadata key: its values
+        rollup, key = PROMOTED, "value"
+        where["dimension"] = dimensions.ready_key(session, by)
     query = Query()
-    source = query.source(_rollup(key), plan(start, end, today or _today()), _where(session, CallFilters(company_id=company_id)),
-                          (key,))
+    source = query.source(rollup, plan(start, end, today or _today()), where, (key,))
     query.ranked(by, source, key, window=((page - 1) * limit, limit), order=sort)
     ranked, totals = _ranked(query.run(session), by)
     entries: list[GroupTotals] = ranked.entries
@@ -361,10 +369,13 @@ def _call_conditions(session: Session, filters: CallFilters) -> list[Any]:
     if filters.end is not None:
         conditions.append(LlmCall.timestamp < datetime.combine(filters.end + timedelta(days=1), datetime.min.time(),
                                                                tzinfo=UTC))
-    where = _where(session, filters)
     columns = {"model": LlmCall.canonical_model, "provider": LlmCall.canonical_provider}
+    where = _where(session, filters)
+    if "dimension" in where:  # the key as a literal: the expression of its index (app/ledger/dimensions.py)
+        conditions.append(literal_column(dimensions.value_sql(where.pop("dimension"))) == where.pop("value"))
     for name, value in where.items():
-        conditions.append((columns.get(name) or getattr(LlmCall, name)) == value)
+        column = columns.get(name) or getattr(LlmCall, name)
+        conditions.append(column.in_(value) if isinstance(value, list) else column == value)
     return conditions
 
 
@@ -394,6 +405,8 @@ def list_calls(session: Session, filters: CallFilters, page: int, limit: int, *,
 def _count_many(session: Session, filters: CallFilters, conditions: list[Any], today: date) -> tuple[int, bool]:
     where = _where(session, filters)
     covering = next((rollup for rollup in ROLLUPS if rollup.covers(set(where) - {"company_id", "success"})), None)
+    if covering is PROMOTED and not dimensions.is_ready(session, where["dimension"]):
+        covering = None
     first_kept = queries.first_raw_day(session)
     if covering is None or first_kept is None:
         connection = session.connection()

@@ -106,6 +106,7 @@ class CallFilters:
     provider: str | None = None
     endpoint: str | None = None
     success: bool | None = None
+    dimension: tuple[str, str] | None = None  # (promoted metadata key, value)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from marshmallow import RAISE
 from app import analytics
 from app.api import Blueprint
 from app.db import get_session
-from app.ledger import utc_now  # the clock of `/analytics/cost/total`; tests monkeypatch it here
+from app.ledger.dimensions import DimensionError, DimensionNotReady
+from app.ledger import dimensions, utc_now  # the clock of `/analytics/cost/total`; tests monkeypatch it here
 from app.schemas.analytics import (
     AssistantBreakdownSchema,
     BreakdownPageSchema,
@@ -24,6 +25,7 @@ from app.schemas.analytics import (
     CompanyOnlyQuery,
     CompanyPeriodQuery,
     DailySchema,
+    DimensionsSchema,
     ModelBreakdownSchema,
     ModelCostSchema,
     SummaryQuery,
@@ -52,9 +54,22 @@ def cost_summary(args: dict[str, Any]):
 @bp.route("/api/costs/breakdown")
 @_query(BreakdownQuery)
 @bp.response(200, BreakdownPageSchema, description="One page of every entry of a breakdown, most first.")
+@bp.alt_response(409, description="`by` is a dimension whose calls are still being counted.")
 def cost_breakdown(args: dict[str, Any]):
-    return analytics.breakdown(get_session(), args["by"], args["start"], args["end"], company_id=args["company_id"],
-                               page=args["page"], limit=args["limit"], sort=args["sort"])
+    try:
+        return analytics.breakdown(get_session(), args["by"], args["start"], args["end"], company_id=args["company_id"],
+                                   page=args["page"], limit=args["limit"], sort=args["sort"])
+    except DimensionNotReady as exc:
+        abort(409, message=str(exc))
+    except DimensionError as exc:
+        abort(400, errors={"query": {"by": [f"{exc}; choose one of {', '.join(analytics.BREAKDOWN_KEYS)} or a "
+                                            "promoted dimension (GET /api/dimensions)."]}})
+
+
+@bp.route("/api/dimensions")
+@bp.response(200, DimensionsSchema, description="The metadata keys promoted to dimensions.")
+def promoted_dimensions():
+    return {"dimensions": dimensions.list_promoted(get_session())}
 
 
 @bp.route("/api/costs/daily")
@@ -68,7 +83,10 @@ def cost_daily(args: dict[str, Any]):
 @_query(CallListQuery)
 @bp.response(200, CallPageSchema, description="Stored calls, newest first.")
 def list_calls(args: dict[str, Any]):
-    return analytics.list_calls(get_session(), args["filters"], page=args["page"], limit=args["limit"])
+    try:
+        return analytics.list_calls(get_session(), args["filters"], page=args["page"], limit=args["limit"])
+    except DimensionError as exc:
+        abort(400, errors={"query": {"dimension": [f"{exc} (GET /api/dimensions lists them)."]}})
 
 
 @bp.route("/api/costs/by-assistant/<assistant_id>")

@@ -2,14 +2,14 @@
 
 Each command owns its unit of work: it opens a session, calls services, commits at the end.
 One module per concern: reports, prices, repricing and demo data (`ledger`), partitions and
-rollups (`storage`); the groups and shared formats are in `common`.
+rollups (`storage`), promoted dimensions (`dimensions`); the groups and shared formats are in `common`.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from app.cli import ledger, prices, reports, storage  # noqa: F401 (importing registers the commands)
+from app.cli import dimensions, ledger, prices, reports, storage  # noqa: F401 (importing registers the commands)
 from app.cli.common import costs
 
 

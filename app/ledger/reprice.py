@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from app.ledger import rollups
+from app.ledger import dimensions, rollups
 from app.models import LlmCall
 from app.pricing.store import PriceBook
 from app.pricing.usage import GENAI_KEYS
@@ -106,7 +106,8 @@ class RepriceResult:
 
 _COST_COLUMNS = ("price_id", "input_cost", "output_cost", "total_cost")
 # What repricing reads of a call: what prices it (names as sent, tokens) and its rollup keys.
-_READ = tuple(dict.fromkeys(("provider", "model", *(c for c in rollups.SOURCE_COLUMNS if c != "timestamp"),
+_READ = tuple(dict.fromkeys(("provider", "model", *(c for c in rollups.SOURCE_COLUMNS
+                                                    if c not in ("timestamp", "metadata")),
                              *GENAI_KEYS, *_COST_COLUMNS)))
 
 
@@ -141,10 +142,14 @@ class Repricer:
         """Reprice batch after batch; each is written (not committed) before it is yielded."""
         after_id = 0
         while True:
+            # The promoted keys this batch's corrections go to; a dimension being promoted meanwhile
+            # recounts its days only once this transaction ends (app/ledger/dimensions.py).
+            promoted = dimensions.promoted_keys_for_write(self._session)
             rows = self._session.execute(
                 select(
                     LlmCall.id, LlmCall.timestamp, LlmCall.service_tier,
                     *(LlmCall.__table__.c[column] for column in _READ),
+                    *(LlmCall.call_metadata.op("->>")(key).label(f"promoted_{n}") for n, key in enumerate(promoted)),
                 )
                 .where(*self._selection, LlmCall.id > after_id)
                 .order_by(LlmCall.id)
@@ -152,7 +157,7 @@ class Repricer:
             ).all()
             if not rows:
                 return
-            batch = self._reprice(rows)
+            batch = self._reprice(rows, promoted)
             self.result = self.result.plus(batch)
             after_id = rows[-1].id
             yield batch
@@ -163,7 +168,7 @@ class Repricer:
             pass
         return self.result
 
-    def _reprice(self, rows: list[Any]) -> RepriceBatch:
+    def _reprice(self, rows: list[Any], promoted: list[str]) -> RepriceBatch:
         book = PriceBook(self._session)
         changes: list[dict[str, Any]] = []
         rollup_changes: list[rollups.CostChange] = []
@@ -189,6 +194,7 @@ class Repricer:
                 unpriced_calls=(new["price_id"] is None) - (row.price_id is None),
                 **{name: (new[name] or ZERO) - (getattr(row, name) or ZERO)
                    for name in ("input_cost", "output_cost", "total_cost")},
+                promoted={key: getattr(row, f"promoted_{n}") for n, key in enumerate(promoted)},
             ))
             if row.price_id is None:
                 newly_priced += 1

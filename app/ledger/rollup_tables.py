@@ -17,6 +17,7 @@ assistant      assistant, provider, model by assistant (with its latest name); a
                                           a model by assistant
 user_model     user, provider, model      by user; one user by model; a model by user
 assistant_user assistant, user           an assistant by user
+dimension      dimension, value           by a metadata key an operator promoted (project, team …)
 ============== ========================== ============================================================
 
 Only ``assistant_user`` crosses two high-cardinality dimensions (users × assistants), because
@@ -39,7 +40,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, DateTime, Index, Numeric, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Index, Numeric, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.db import Base
@@ -74,15 +75,19 @@ MONTH = Grain("month", "(date_trunc('month', timezone('UTC', timestamp)))::date"
 @dataclass(frozen=True)
 class Dimension:
     name: str  # the rollup column (and the name analytics groups and filters by)
-    source: str  # the llm_call_log column it comes from
+    source: str  # the SQL of its value for a row of the call log (`promoted`: a promoted_dimension row)
 
 
+# The promoted metadata keys a call is summed under, one rollup row per key (app/ledger/dimensions.py).
+PROMOTED_SOURCE = "CROSS JOIN promoted_dimension AS promoted"
 DIMENSIONS = {dimension.name: dimension for dimension in (
     Dimension("user_id", "user_id"),
     Dimension("assistant_id", "assistant_id"),
     Dimension("endpoint", "endpoint"),
     Dimension("provider", "canonical_provider"),
     Dimension("model", "canonical_model"),
+    Dimension("dimension", "promoted.key"),
+    Dimension("value", "metadata ->> promoted.key"),
 )}
 # Every rollup also keeps these, as columns of the same name in the call log.
 ALWAYS = ("company_id", "success")
@@ -99,6 +104,11 @@ class Rollup:
     @property
     def names_assistants(self) -> bool:
         return "assistant_id" in self.dimensions
+
+    @property
+    def promoted(self) -> bool:
+        """Summed once per promoted metadata key (its source joins promoted_dimension)."""
+        return "dimension" in self.dimensions
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -124,13 +134,26 @@ ENDPOINT = Rollup("endpoint", ("endpoint",))
 ASSISTANT = Rollup("assistant", ("assistant_id", "provider", "model"), indexed=("assistant_id",))
 USER_MODEL = Rollup("user_model", ("user_id", "provider", "model"), indexed=("user_id", "model"))
 ASSISTANT_USER = Rollup("assistant_user", ("assistant_id", "user_id"), indexed=("assistant_id", "user_id"))
+PROMOTED = Rollup("dimension", ("dimension", "value"), indexed=("dimension",))
 # Smallest first: analytics answers from the first that has every dimension a question needs.
-ROLLUPS: tuple[Rollup, ...] = (COMPANY, MODEL, ENDPOINT, ASSISTANT, USER_MODEL, ASSISTANT_USER)
+ROLLUPS: tuple[Rollup, ...] = (COMPANY, MODEL, ENDPOINT, ASSISTANT, USER_MODEL, ASSISTANT_USER, PROMOTED)
 
 
 def rollup_tables() -> list[str]:
     """Every rollup table's name (for row counts and maintenance)."""
     return [rollup.table(grain) for rollup in ROLLUPS for grain in rollup.grains]
+
+
+class PromotedDimension(Base):
+    """A metadata key promoted to a dimension; `ready` once its history has been summed."""
+
+    __tablename__ = "promoted_dimension"
+
+    key: Mapped[str] = mapped_column(primary_key=True)
+    ready: Mapped[bool] = mapped_column(server_default=text("false"))
+    promoted_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (CheckConstraint("key ~ '^[a-z][a-z0-9_]{0,39}$'", name="key_is_a_name"),)
 
 
 def _count() -> Any:
@@ -157,7 +180,7 @@ def _orm_class(rollup: Rollup, grain: Grain) -> type:
     namespace[grain.name] = mapped_column(bucket_type)
     annotations["company_id"] = Mapped[str]
     for name in rollup.dimensions:
-        nullable = name in ("user_id", "assistant_id", "endpoint")
+        nullable = name in ("user_id", "assistant_id", "endpoint", "value")
         annotations[name] = Mapped[str | None] if nullable else Mapped[str]
         namespace[name] = mapped_column(Text, nullable=nullable)
     annotations["success"] = Mapped[bool]

@@ -19,7 +19,7 @@ instead of losing updates.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.ledger.rollup_tables import (  # noqa: F401 (rollup_tables: re-exported for maintenance tools)
-    COST_SUMS, DAY, DIMENSIONS, HOUR, MEASURES, MONTH, ROLLUPS, Grain, Rollup, rollup_tables)
+    COST_SUMS, DAY, DIMENSIONS, HOUR, MEASURES, MONTH, PROMOTED_SOURCE, ROLLUPS, Grain, Rollup, rollup_tables)
 from app.token_types import TOKEN_SUMS
 
 # Rollup measure → the aggregate of the call log's rows that feeds it.
@@ -44,12 +44,12 @@ AGGREGATES = {
 assert tuple(AGGREGATES) == MEASURES
 LATEST_NAME = "(array_agg(assistant_name ORDER BY timestamp DESC) FILTER (WHERE assistant_name IS NOT NULL))[1]"
 # The columns of the call log the aggregates read (what an insert must RETURN to feed them).
-SOURCE_COLUMNS = ("timestamp", "company_id", "success", *(d.source for d in DIMENSIONS.values()), "assistant_name",
-                  "price_id", *TOKEN_SUMS, *COST_SUMS, "duration_ms")
+SOURCE_COLUMNS = ("timestamp", "company_id", "success", "user_id", "assistant_id", "endpoint", "canonical_provider",
+                  "canonical_model", "metadata", "assistant_name", "price_id", *TOKEN_SUMS, *COST_SUMS, "duration_ms")
 
 
 def source_of(column: str) -> str:
-    """The call-log column a rollup key column comes from (``model`` ← ``canonical_model``)."""
+    """The SQL of a rollup key column for a call-log row (``model`` ← ``canonical_model``)."""
     return DIMENSIONS[column].source if column in DIMENSIONS else column
 
 
@@ -58,8 +58,9 @@ def grains() -> list[tuple[Rollup, Grain]]:
     return [(rollup, grain) for rollup in ROLLUPS for grain in rollup.grains]
 
 
-def upsert_sql(rollup: Rollup, grain: Grain, source: str) -> str:
-    """SQL adding the calls of `source` (a relation with the call log's columns) to one rollup table."""
+def upsert_sql(rollup: Rollup, grain: Grain, source: str, where: str = "") -> str:
+    """SQL adding the calls of `source` (a relation with the call log's columns) to one rollup table;
+    the promoted-dimension rollup sums each call once per promoted key (`where` may narrow them)."""
     table = rollup.table(grain)
     keys = ", ".join((grain.name, *rollup.key))
     measures = dict(AGGREGATES) | ({"assistant_name": LATEST_NAME} if rollup.names_assistants else {})
@@ -70,7 +71,7 @@ def upsert_sql(rollup: Rollup, grain: Grain, source: str) -> str:
     return (
         f"INSERT INTO {table} ({keys}, {', '.join(measures)}) "
         f"SELECT {grain.sql}, {', '.join(source_of(k) for k in rollup.key)}, {', '.join(measures.values())} "
-        f"FROM {source} GROUP BY {positions} ORDER BY {positions} "
+        f"FROM {source} {PROMOTED_SOURCE if rollup.promoted else ''} {where} GROUP BY {positions} ORDER BY {positions} "
         f"ON CONFLICT ON CONSTRAINT uq_{table}_key DO UPDATE SET {', '.join(updates)}"
     )
 
@@ -88,11 +89,23 @@ def bucket_of(grain: Grain, moment: datetime) -> date | datetime:
 class CostChange:
     """A repriced call's effect on the rollups: new minus old, for the call `row`."""
 
-    row: Any  # anything with the call log's columns (SOURCE_COLUMNS)
+    row: Any  # anything with the call log's key columns (timestamp, company_id, success, user_id, …)
     unpriced_calls: int
     input_cost: Decimal
     output_cost: Decimal
     total_cost: Decimal
+    promoted: dict[str, str | None] = field(default_factory=dict)  # promoted key → the call's value
+
+    def keys(self, rollup: Rollup, grain: Grain) -> list[tuple]:
+        """The rollup rows (bucket and key) this call counts in."""
+        bucket = bucket_of(grain, self.row.timestamp)
+        if rollup.promoted:
+            return [(bucket, self.row.company_id, key, value, self.row.success) for key, value in self.promoted.items()]
+        return [(bucket, *(getattr(self.row, _LOG_COLUMNS.get(k, k)) for k in rollup.key))]
+
+
+# Rollup key columns whose call-log column has another name.
+_LOG_COLUMNS = {name: d.source for name, d in DIMENSIONS.items() if d.source.isidentifier()}
 
 
 _CHANGED = ("unpriced_calls", *COST_SUMS)
@@ -104,10 +117,10 @@ def apply_cost_changes(session: Session, changes: Iterable[CostChange]) -> None:
     for rollup, grain in grains():
         totals: dict[tuple, list] = {}
         for change in changes:
-            key = (bucket_of(grain, change.row.timestamp), *(getattr(change.row, source_of(k)) for k in rollup.key))
-            total = totals.setdefault(key, [0, Decimal(0), Decimal(0), Decimal(0)])
-            for index, name in enumerate(_CHANGED):
-                total[index] += getattr(change, name)
+            for key in change.keys(rollup, grain):
+                total = totals.setdefault(key, [0, Decimal(0), Decimal(0), Decimal(0)])
+                for index, name in enumerate(_CHANGED):
+                    total[index] += getattr(change, name)
         if not totals:
             continue
         columns = (grain.name, *rollup.key)
@@ -138,7 +151,7 @@ def _month_start(day: date) -> date:
     return day.replace(day=1)
 
 
-def _next_month(day: date) -> date:
+def next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
@@ -147,7 +160,8 @@ def rebuild(session: Session, first_day: date | None = None, last_day: date | No
 
     Day and hour rows of the range are recomputed from raw calls, then the month rows of every
     month the range touches from the day rows (which keep the history of dropped raw months).
-    Defaults to the days the raw calls cover.
+    Defaults to the days the raw calls cover. Ingest waits while it runs (the rollup tables are
+    locked against writes until the caller's transaction ends).
     """
     if first_day is None or last_day is None:
         low, high = session.execute(text("SELECT min(timestamp), max(timestamp) FROM llm_call_log")).one()
@@ -158,8 +172,10 @@ def rebuild(session: Session, first_day: date | None = None, last_day: date | No
     bounds = {"first": first_day, "last": last_day,
               "start": datetime.combine(first_day, time.min, tzinfo=UTC),
               "end": datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=UTC),
-              "first_month": _month_start(first_day), "end_month": _next_month(last_day)}
+              "first_month": _month_start(first_day), "end_month": next_month(last_day)}
     raw = "(SELECT * FROM llm_call_log WHERE timestamp >= :start AND timestamp < :end) AS calls"
+    # Writers wait until this transaction ends: each table's recount and their additions never mix.
+    session.execute(text(f"LOCK TABLE {', '.join(rollup_tables())} IN SHARE ROW EXCLUSIVE MODE"))
     rows: dict[str, int] = {}
     for rollup in ROLLUPS:
         for grain in (g for g in rollup.grains if g is not MONTH):
@@ -177,13 +193,14 @@ def rebuild(session: Session, first_day: date | None = None, last_day: date | No
     return RebuildResult(first_day, last_day, rows)
 
 
-def months_from_days_sql(rollup: Rollup) -> str:
-    """SQL summing the day rows of [:first_month, :end_month) into month rows."""
+def months_from_days_sql(rollup: Rollup, where: str = "") -> str:
+    """SQL summing the day rows of [:first_month, :end_month) into month rows (`where`: more
+    conditions, starting with AND)."""
     keys = ", ".join(rollup.key)
     name = ", assistant_name" if rollup.names_assistants else ""
     latest = (", (array_agg(assistant_name ORDER BY day DESC) FILTER (WHERE assistant_name IS NOT NULL))[1]"
               if rollup.names_assistants else "")
     return (f"INSERT INTO {rollup.table(MONTH)} (month, {keys}{name}, {', '.join(MEASURES)}) "
             f"SELECT (date_trunc('month', day))::date, {keys}{latest}, {', '.join(f'sum({m})' for m in MEASURES)} "
-            f"FROM {rollup.table(DAY)} WHERE day >= :first_month AND day < :end_month "
+            f"FROM {rollup.table(DAY)} WHERE day >= :first_month AND day < :end_month {where} "
             f"GROUP BY 1, {keys}")

@@ -87,7 +87,9 @@ class UserPeriodQuery(PeriodQuery):
 
 
 class BreakdownQuery(CompanyPeriodQuery):
-    by = fields.String(required=True, validate=validate.OneOf(BREAKDOWN_KEYS))
+    by = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$"), metadata={
+        "description": f"One of {', '.join(BREAKDOWN_KEYS)}, or a promoted metadata dimension "
+                       "(`flask costs dimensions promote KEY`; see GET /api/dimensions)."})
     sort = fields.String(load_default="cost", validate=validate.OneOf(SORTS),
                          metadata={"description": "Most first: by cost (default), calls or tokens."})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
@@ -116,10 +118,16 @@ class CallListQuery(CompanyRangeQuery):
     endpoint = fields.String(load_default=None)
     success = fields.Boolean(truthy={"true"}, falsy={"false"}, load_default=None,
                              metadata={"description": "`true` or `false`."})
+    dimension = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}:"), metadata={
+        "description": "`key:value`: calls whose metadata has this value for a promoted dimension "
+                       "(e.g. `project:checkout`)."})
 
     @post_load
     def _make_filters(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         page, limit = data.pop("page"), data.pop("limit")
+        if data["dimension"] is not None:
+            key, _, value = data["dimension"].partition(":")
+            data["dimension"] = (key, value)
         return {"filters": CallFilters(**data), "page": page, "limit": limit}
 
 
@@ -286,3 +294,13 @@ class TotalCostSchema(Schema):
     total_cost = Money(metadata={"description": "Cost of the priced calls (see unpriced_calls)."})
     calls = fields.Integer()
     unpriced_calls = fields.Integer(metadata={"description": "Calls with no known price, not in total_cost."})
+
+
+class PromotedDimensionSchema(Schema):
+    key = fields.String()
+    ready = fields.Boolean(metadata={"description": "false while the calls already stored are being counted."})
+    promoted_at = fields.DateTime(format="iso", data_key="promotedAt")
+
+
+class DimensionsSchema(Schema):
+    dimensions = fields.List(fields.Nested(PromotedDimensionSchema))
