@@ -362,7 +362,8 @@ def _hour_start(moment: datetime) -> datetime:
 # Calls, one by one (raw rows, newest first by an index)
 
 
-def _call_conditions(session: Session, filters: CallFilters) -> list[Any]:
+def _call_conditions(session: Session, filters: CallFilters, where: dict[str, Any] | None = None) -> list[Any]:
+    """The call log's conditions for `filters` (`where`: their rollup columns, if already known)."""
     conditions: list[Any] = []
     if filters.start is not None:
         conditions.append(LlmCall.timestamp >= datetime.combine(filters.start, datetime.min.time(), tzinfo=UTC))
@@ -370,7 +371,7 @@ def _call_conditions(session: Session, filters: CallFilters) -> list[Any]:
         conditions.append(LlmCall.timestamp < datetime.combine(filters.end + timedelta(days=1), datetime.min.time(),
                                                                tzinfo=UTC))
     columns = {"model": LlmCall.canonical_model, "provider": LlmCall.canonical_provider}
-    where = _where(session, filters)
+    where = dict(_where(session, filters) if where is None else where)
     if "dimension" in where:  # the key as a literal: the expression of its index (app/ledger/dimensions.py)
         conditions.append(literal_column(dimensions.value_sql(where.pop("dimension"))) == where.pop("value"))
     for name, value in where.items():
@@ -379,42 +380,53 @@ def _call_conditions(session: Session, filters: CallFilters) -> list[Any]:
     return conditions
 
 
+_CALL_COLUMNS = tuple(LlmCall.__table__.c)
+
+
 def list_calls(session: Session, filters: CallFilters, page: int, limit: int, *,
                count_exactly_up_to: int = COUNT_EXACTLY_UP_TO, today: date | None = None) -> CallPage:
     """One page of the calls matching `filters`, newest first.
 
     Every filter has an index whose rows are in time order (``(column, timestamp)``), so a page
-    costs the same however many calls there are. The total is counted exactly up to
-    `count_exactly_up_to` matching calls (a bounded index scan); above that it comes from the
-    smallest rollup that has every filtered dimension (exact, over the days whose raw calls are
-    still kept), or, for a combination no rollup has, from the planner's estimate (flagged inexact).
+    costs the same however many calls there are. The total comes from the smallest rollup that
+    has every filtered dimension (exact, over the days whose raw calls are still kept); for a
+    combination no rollup has, it is counted exactly up to `count_exactly_up_to` calls (a bounded
+    index scan), and above that it is the planner's estimate, flagged inexact.
     """
-    conditions = _call_conditions(session, filters)
-    rows = session.scalars(select(LlmCall).where(*conditions)
+    where = _where(session, filters)
+    conditions = _call_conditions(session, filters, where)
+    rows = session.execute(select(*_CALL_COLUMNS).where(*conditions)
                            .order_by(LlmCall.timestamp.desc(), LlmCall.id.desc())
-                           .limit(limit).offset((page - 1) * limit))
-    records = [CallRecord.from_row(row) for row in rows]
-    bounded = select(LlmCall.id).where(*conditions).limit(count_exactly_up_to + 1).subquery()
-    total = session.scalar(select(func.count()).select_from(bounded)) or 0
+                           .limit(limit).offset((page - 1) * limit)).mappings()
+    records = [CallRecord.from_values(dict(row), row["recorded_at"]) for row in rows]
+    total = _count_from_rollup(session, filters, where, today or _today())
     exact = True
-    if total > count_exactly_up_to:
-        total, exact = _count_many(session, filters, conditions, today or _today())
+    if total is None:
+        bounded = select(LlmCall.id).where(*conditions).limit(count_exactly_up_to + 1).subquery()
+        total = session.scalar(select(func.count()).select_from(bounded)) or 0
+        if total > count_exactly_up_to:
+            total, exact = _estimate(session, conditions), False
     return CallPage(records, page=page, limit=limit, total=total, total_exact=exact)
 
 
-def _count_many(session: Session, filters: CallFilters, conditions: list[Any], today: date) -> tuple[int, bool]:
-    where = _where(session, filters)
+def _count_from_rollup(session: Session, filters: CallFilters, where: dict[str, Any], today: date) -> int | None:
+    """The calls matching `filters` still stored raw, from the smallest rollup with every filtered
+    dimension; None when no rollup has them all."""
     covering = next((rollup for rollup in ROLLUPS if rollup.covers(set(where) - {"company_id", "success"})), None)
-    if covering is PROMOTED and not dimensions.is_ready(session, where["dimension"]):
-        covering = None
+    if covering is None or (covering is PROMOTED and not dimensions.is_ready(session, where["dimension"])):
+        return None
     first_kept = queries.first_raw_day(session)
-    if covering is None or first_kept is None:
-        connection = session.connection()
-        compiled = select(LlmCall.id).where(*conditions).compile(dialect=connection.dialect)
-        explained = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
-        return int(explained[0]["Plan"]["Plan Rows"]), False
+    if first_kept is None:
+        return 0
     start = max(filters.start, first_kept) if filters.start else first_kept
     query = Query()
     query.totals("calls", query.source(covering, plan(start, filters.end, today), where))
-    return int(query.run(session)["calls"][0].calls), True
+    return int(query.run(session)["calls"][0].calls)
 
+
+def _estimate(session: Session, conditions: list[Any]) -> int:
+    """PostgreSQL's estimate of how many calls match."""
+    connection = session.connection()
+    compiled = select(LlmCall.id).where(*conditions).compile(dialect=connection.dialect)
+    explained = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
+    return int(explained[0]["Plan"]["Plan Rows"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_smorest import abort
 from marshmallow import RAISE
 
@@ -16,24 +17,30 @@ from app.api import Blueprint
 from app.db import get_session
 from app.ledger.dimensions import DimensionError, DimensionNotReady
 from app.ledger import dimensions, utc_now  # the clock of `/analytics/cost/total`; tests monkeypatch it here
+from app.schemas.flat import FlatDump
 from app.schemas.analytics import (
     AssistantBreakdownSchema,
     BreakdownPageSchema,
     BreakdownQuery,
     CallListQuery,
     CallPageSchema,
+    CallRecordSchema,
     CompanyOnlyQuery,
     CompanyPeriodQuery,
     DailySchema,
     DimensionsSchema,
     ModelBreakdownSchema,
     ModelCostSchema,
+    PaginationSchema,
     SummaryQuery,
     SummarySchema,
     TopRangeQuery,
     TotalCostSchema,
     UserPeriodQuery,
 )
+
+_RECORDS = FlatDump(CallRecordSchema())
+_PAGINATION = PaginationSchema()
 
 bp = Blueprint("analytics", __name__, description="Who spent what, on which model, when")
 
@@ -84,9 +91,14 @@ def cost_daily(args: dict[str, Any]):
 @bp.response(200, CallPageSchema, description="Stored calls, newest first.")
 def list_calls(args: dict[str, Any]):
     try:
-        return analytics.list_calls(get_session(), args["filters"], page=args["page"], limit=args["limit"])
+        page = analytics.list_calls(get_session(), args["filters"], page=args["page"], limit=args["limit"])
     except DimensionError as exc:
         abort(400, errors={"query": {"dimension": [f"{exc} (GET /api/dimensions lists them)."]}})
+    # Serialised here (a Response is passed through as is): CallPageSchema's dump, with its records
+    # written by FlatDump (marshmallow's per-field machinery costs more than the query).
+    return current_app.json.response({
+        "records": _RECORDS.many(vars(record) | {"priced": record.priced} for record in page.records),
+        "pagination": _PAGINATION.dump(page)})
 
 
 @bp.route("/api/costs/by-assistant/<assistant_id>")
