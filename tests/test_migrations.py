@@ -187,11 +187,11 @@ def test_rollups_by_question_keep_the_history_of_dropped_months(scratch_url):
             assert conn.execute(text(
                 "SELECT month, assistant_name FROM rollup_assistant_month ORDER BY month")).all() \
                 == [(date(2025, 1, 1), "Bot"), (date(2026, 3, 1), None)]
-            assert conn.execute(text("SELECT sum(calls) FILTER (WHERE NOT success) FROM rollup_user_model_day")) \
-                .scalar_one() == 1
-            # hours: the dropped month's from the old hourly rollup, the kept one's from raw (with success)
-            assert conn.execute(text("SELECT hour, success, calls FROM rollup_company_hour ORDER BY hour")).all() == [
-                (datetime(2025, 1, 10, 10, tzinfo=UTC), True, 1), (datetime(2026, 3, 5, 10, tzinfo=UTC), False, 1)]
+            assert conn.execute(text("SELECT sum(failed_calls) FROM rollup_user_model_day")).scalar_one() == 1
+            assert conn.execute(text("SELECT sum(calls) FROM rollup_user_month")).scalar_one() == 2
+            # hours: the dropped month's from the old hourly rollup, the kept one's from raw (with failures)
+            assert conn.execute(text("SELECT hour, calls, failed_calls FROM rollup_company_hour ORDER BY hour")).all() \
+                == [(datetime(2025, 1, 10, 10, tzinfo=UTC), 1, 0), (datetime(2026, 3, 5, 10, tzinfo=UTC), 1, 1)]
             command.downgrade(config, "0006")
             assert conn.execute(text("SELECT sum(calls) FROM llm_call_daily")).scalar_one() == 1  # raw only
             assert conn.execute(text("SELECT sum(calls) FROM llm_call_hourly")).scalar_one() == 2

@@ -71,7 +71,6 @@ GROUP_KEYS = {"user": "user_id", "model": "model", "provider": "provider", "assi
 REPORT_KEYS = tuple(GROUP_KEYS)
 BREAKDOWN_KEYS = tuple(key for key in GROUP_KEYS if key != "day")
 SORTS = ("cost", "calls", "tokens")
-_FILTERED = ("company_id", "user_id", "assistant_id", "model", "provider", "endpoint", "success")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,8 +100,8 @@ def _where(session: Session, filters: CallFilters) -> dict[str, Any]:
 
 
 def _rollup(*names: str) -> Rollup:
-    """The smallest rollup with every dimension asked for (company and success are in all)."""
-    needed = {d for d in names if d not in ("company_id", "success", "day")}
+    """The smallest rollup with every dimension asked for (the company is in all)."""
+    needed = {d for d in names if d not in ("company_id", "day")}
     return next(rollup for rollup in ROLLUPS if rollup.covers(needed))
 
 
@@ -334,20 +333,20 @@ def rolling_total(session: Session, now: datetime, days: int = 30, company_id: s
         first, edge_sign = lower_hour + timedelta(hours=1), 1  # (lower, first) is inside: add it
         edge = "timestamp > :lower AND timestamp < :first"
     company = "AND company_id = :company" if company_id is not None else ""
-    sums = ("coalesce(sum({s}total_cost), 0) AS cost, coalesce(sum({s}total_tokens), 0) AS tokens, "
-            "coalesce(sum({s}{calls}), 0) AS calls, coalesce(sum({s}{calls}) FILTER (WHERE NOT success), 0) AS failures, "
-            "coalesce(sum({s}{unpriced}), 0) AS unpriced")
-    rollup_sums = sums.format(s="", calls="calls", unpriced="unpriced_calls")
-    sign = "-" if edge_sign < 0 else ""
-    raw_sums = "{s}coalesce(total_cost, 0) AS total_cost, {s}total_tokens AS total_tokens, {s}1 AS calls, " \
-               "{s}(price_id IS NULL)::int AS unpriced_calls, success"
+    sums = ("coalesce(sum(cost), 0) AS cost, coalesce(sum(tokens), 0) AS tokens, coalesce(sum(calls), 0) AS calls, "
+            "coalesce(sum(failures), 0) AS failures, coalesce(sum(unpriced), 0) AS unpriced")
+
+    def raw(sign: str) -> str:
+        return (f"{sign}coalesce(total_cost, 0), {sign}total_tokens, {sign}1, {sign}(NOT success)::int, "
+                f"{sign}(price_id IS NULL)::int")
+
     statement = text(
-        f"SELECT {rollup_sums} FROM ("
-        f"SELECT total_cost, total_tokens, calls, unpriced_calls, success FROM {COMPANY.table(HOUR)} "
-        f"WHERE hour >= :first AND hour < :end {company} "
-        f"UNION ALL SELECT {raw_sums.format(s='-')} FROM llm_call_log "
-        f"WHERE timestamp > :upper AND timestamp < :end {company} "
-        f"UNION ALL SELECT {raw_sums.format(s=sign)} FROM llm_call_log WHERE {edge} {company}) AS window_rows")
+        f"SELECT {sums} FROM ("
+        f"SELECT total_cost AS cost, total_tokens AS tokens, calls, failed_calls AS failures, "
+        f"unpriced_calls AS unpriced FROM {COMPANY.table(HOUR)} WHERE hour >= :first AND hour < :end {company} "
+        f"UNION ALL SELECT {raw('-')} FROM llm_call_log WHERE timestamp > :upper AND timestamp < :end {company} "
+        f"UNION ALL SELECT {raw('-' if edge_sign < 0 else '')} FROM llm_call_log WHERE {edge} {company}"
+        f") AS window_rows")
     row = session.execute(statement, {"first": first, "end": end, "upper": upper, "lower": lower,
                                       "lower_hour": lower_hour, "company": company_id}).one()
     return Totals(cost=row.cost, tokens=int(row.tokens), calls=int(row.calls), failures=int(row.failures),
@@ -412,7 +411,9 @@ def list_calls(session: Session, filters: CallFilters, page: int, limit: int, *,
 def _count_from_rollup(session: Session, filters: CallFilters, where: dict[str, Any], today: date) -> int | None:
     """The calls matching `filters` still stored raw, from the smallest rollup with every filtered
     dimension; None when no rollup has them all."""
-    covering = next((rollup for rollup in ROLLUPS if rollup.covers(set(where) - {"company_id", "success"})), None)
+    where = dict(where)
+    success = where.pop("success", None)  # a measure of the rollups (failed calls), not a key
+    covering = next((rollup for rollup in ROLLUPS if rollup.covers(set(where) - {"company_id"})), None)
     if covering is None or (covering is PROMOTED and not dimensions.is_ready(session, where["dimension"])):
         return None
     first_kept = queries.first_raw_day(session)
@@ -421,7 +422,8 @@ def _count_from_rollup(session: Session, filters: CallFilters, where: dict[str, 
     start = max(filters.start, first_kept) if filters.start else first_kept
     query = Query()
     query.totals("calls", query.source(covering, plan(start, filters.end, today), where))
-    return int(query.run(session)["calls"][0].calls)
+    [found] = query.run(session)["calls"]
+    return int({None: found.calls, False: found.failures, True: found.calls - found.failures}[success])
 
 
 def _estimate(session: Session, conditions: list[Any]) -> int:

@@ -6,9 +6,9 @@ plus and minus day rows), filtered — and *parts* selected from them (totals, a
 its top entries), joined with ``UNION ALL`` into one result whose rows are tagged by part. One
 statement is one snapshot: the parts of an answer always add up, even while calls arrive.
 
-A ranked part returns its chosen rows (the top N, a page, or all) and one ``<part>:all`` row
-with the sums over every key and how many keys there are, so that "other" — what the chosen
-rows leave out — is exact: all minus the chosen. Sums over rollup rows are exact ``NUMERIC``;
+A ranked part returns its chosen rows (the top N or a page: a top-N sort, not a sort of every
+key) and one ``<part>:all`` row with the sums over every key and how many keys there are, so
+that "other" — what the chosen rows leave out — is exact: all minus the chosen. Sums over rollup rows are exact ``NUMERIC``;
 unpriced calls add nothing to a cost and are counted in ``unpriced``. Keys come back as text
 (days as ``YYYY-MM-DD``); NULL is the group of calls without that dimension.
 """
@@ -29,8 +29,7 @@ from app.ledger.rollup_tables import DAY, Rollup
 
 # The measures every source carries, and how a part sums them.
 _SUMS = ("coalesce(sum(cost), 0) AS cost, coalesce(sum(tokens), 0)::bigint AS tokens, "
-         "coalesce(sum(calls), 0)::bigint AS calls, "
-         "coalesce(sum(calls) FILTER (WHERE NOT success), 0)::bigint AS failures, "
+         "coalesce(sum(calls), 0)::bigint AS calls, coalesce(sum(failures), 0)::bigint AS failures, "
          "coalesce(sum(unpriced), 0)::bigint AS unpriced")
 ORDERS = {"cost": "cost DESC", "calls": "calls DESC", "tokens": "tokens DESC", "key": "key ASC NULLS LAST"}
 # Ties: the most expensive first, then the busiest, then by key.
@@ -64,8 +63,8 @@ class Query:
     def source(self, rollup: Rollup, spans: Iterable[Span], where: Mapping[str, Any],
                columns: Iterable[str] = ()) -> str:
         """A named source: the signed rows of `rollup` over `spans` whose columns equal `where`'s
-        values, with `columns` (the keys parts will group by; ``day`` for day buckets), success and
-        the measures."""
+        values, with `columns` (the keys parts will group by; ``day`` for day buckets) and the
+        measures."""
         name = f"s{len(self._ctes)}"
         columns = list(dict.fromkeys(columns))
         selects = []
@@ -79,12 +78,12 @@ class Query:
             sign = "-" if span.sign < 0 else ""
             keys = [c if c != "day" or span.grain is DAY else "NULL::date AS day" for c in columns]
             selects.append(
-                f"SELECT {''.join(k + ', ' for k in keys)}success, {sign}total_cost AS cost, "
-                f"{sign}total_tokens AS tokens, {sign}calls AS calls, {sign}unpriced_calls AS unpriced "
+                f"SELECT {''.join(k + ', ' for k in keys)}{sign}total_cost AS cost, {sign}total_tokens AS tokens, "
+                f"{sign}calls AS calls, {sign}failed_calls AS failures, {sign}unpriced_calls AS unpriced "
                 f"FROM {rollup.table(span.grain)} WHERE {' AND '.join(conditions) or 'true'}")
         if not selects:  # an empty period
-            selects.append(f"SELECT {''.join(c + ', ' for c in columns)}success, total_cost AS cost, "
-                           f"total_tokens AS tokens, calls, unpriced_calls AS unpriced "
+            selects.append(f"SELECT {''.join(c + ', ' for c in columns)}total_cost AS cost, total_tokens AS tokens, "
+                           f"calls, failed_calls AS failures, unpriced_calls AS unpriced "
                            f"FROM {rollup.table(DAY)} WHERE false")
         self._ctes.append(f"{name} AS ({' UNION ALL '.join(selects)})")
         return name
@@ -99,25 +98,24 @@ class Query:
         """Sums per `key` (a column of `source`), ranked by `order`: the `top` first, or the ranks
         of `window` (offset, limit), or every key; plus the ``<part>:all`` row."""
         number = len(self._ctes)
-        grouped, ranked = f"g{number}", f"r{number}"
-        ranking = ORDERS[order] + ("" if order == "key" else ", " + _TIES)
-        self._ctes.append(f"{grouped} AS (SELECT {key}::text AS key, {_SUMS} FROM {source} GROUP BY 1 "
+        grouped = f"g{number}"
+        ranking = ", ".join(dict.fromkeys([ORDERS[order], *([] if order == "key" else _TIES.split(", "))]))
+        self._ctes.append(f"{grouped} AS MATERIALIZED (SELECT {key}::text AS key, {_SUMS} FROM {source} GROUP BY 1 "
                           f"HAVING sum(calls) <> 0)")
-        self._ctes.append(f"{ranked} AS (SELECT *, row_number() OVER (ORDER BY {ranking}) AS rank FROM {grouped})")
-        if top is not None:
-            chosen = f"rank <= {self.bind(top)}"
-        elif window is not None:
-            offset, limit = window
-            chosen = f"rank > {self.bind(offset)} AND rank <= {self.bind(offset + limit)}"
-        else:
-            chosen = "true"
+        offset, limit = window if window is not None else (0, top)
+        chosen = f"SELECT * FROM {grouped} ORDER BY {ranking}"
+        if offset:
+            chosen += f" OFFSET {self.bind(offset)}"
+        if limit is not None:
+            chosen += f" LIMIT {self.bind(limit)}"
         label = self.bind(part)
-        self._parts.append(f"SELECT CAST({label} AS text), key, cost, tokens, calls, failures, unpriced, rank "
-                           f"FROM {ranked} WHERE {chosen}")
+        self._parts.append(f"SELECT CAST({label} AS text), key, cost, tokens, calls, failures, unpriced, "
+                           f"CAST({self.bind(offset)} AS bigint) + row_number() OVER (ORDER BY {ranking}) "
+                           f"FROM ({chosen}) AS chosen")
         self._parts.append(f"SELECT CAST({self.bind(part + ':all')} AS text), NULL, coalesce(sum(cost), 0), "
                            f"coalesce(sum(tokens), 0)::bigint, coalesce(sum(calls), 0)::bigint, "
                            f"coalesce(sum(failures), 0)::bigint, coalesce(sum(unpriced), 0)::bigint, count(*) "
-                           f"FROM {ranked}")
+                           f"FROM {grouped}")
 
     def sql(self) -> str:
         return f"WITH {', '.join(self._ctes)} " + " UNION ALL ".join(self._parts)

@@ -67,6 +67,7 @@ def plan(start: date | None, end: date | None, today: date) -> list[Span]:
     def partial(month: date, first: date, last: date) -> None:
         """Month `month` covered on [first, last] only."""
         nonlocal whole_first, whole_last
+        # The cost of either side in day buckets that can hold rows (none after tomorrow).
         covered = _days(first, last, today)
         before = _days(month, first - timedelta(days=1), today) if first > month else 0
         after = _days(last + timedelta(days=1), month_end(month), today) if last < month_end(month) else 0
@@ -78,9 +79,10 @@ def plan(start: date | None, end: date | None, today: date) -> list[Span]:
         if not whole_open and whole_first is None:
             whole_first = month
         whole_last = month
-        if before:
+        # Subtracted even when they should be empty (days to come): correctness never rests on the clock.
+        if first > month:
             spans.append(Span(DAY, month, first - timedelta(days=1), -1))
-        if after:
+        if last < month_end(month):
             spans.append(Span(DAY, last + timedelta(days=1), month_end(month), -1))
 
     if start is None:

@@ -2,7 +2,7 @@
 ledger keeps in step (:mod:`app.ledger.rollups`) and analytics reads to choose where to answer.
 
 A rollup sums the call log per time bucket and per value of a few dimensions, always with the
-company and the call's success. Each rollup exists in one table per grain — ``day`` and ``month``
+company. Each rollup exists in one table per grain — ``day`` and ``month``
 (the first day of the month), and ``hour`` for the company totals — named ``rollup_<name>_<grain>``.
 Grains are chosen by question, so that a rollup's size grows with the distinct values active in
 a bucket, not with the number of calls:
@@ -15,7 +15,8 @@ model          provider, model            by model and by provider; totals of on
 endpoint       endpoint                   by endpoint
 assistant      assistant, provider, model by assistant (with its latest name); an assistant by model,
                                           a model by assistant
-user_model     user, provider, model      by user; one user by model; a model by user
+user           user                       by user
+user_model     user, provider, model      one user by model; a model by user
 assistant_user assistant, user           an assistant by user
 dimension      dimension, value           by a metadata key an operator promoted (project, team …)
 ============== ========================== ============================================================
@@ -26,9 +27,10 @@ assistants. ``provider`` and ``model`` are the canonical names a call is grouped
 (``llm_call_log.canonical_provider``/``canonical_model``, :func:`app.pricing.catalog.canonical`):
 one model is one row whatever spelling clients sent.
 
-Every rollup row has the same measures (:data:`MEASURES`): calls, unpriced calls, every token
-type's sum and the total, the three costs (exact ``NUMERIC``), the summed duration and how many
-calls had one. NULL dimensions (no user, no assistant, no endpoint) are a group of their own
+Every rollup row has the same measures (:data:`MEASURES`): calls, failed calls, unpriced calls,
+every token type's sum and the total, the three costs (exact ``NUMERIC``), the summed duration
+and how many calls had one. Success is a measure, not a key: a key's failed calls do not make a
+row of their own. NULL dimensions (no user, no assistant, no endpoint) are a group of their own
 (``NULLS NOT DISTINCT``). Rollups with an assistant keep ``assistant_name``, the latest non-null
 name reported in the bucket.
 """
@@ -49,7 +51,7 @@ from app.token_types import TOKEN_SUMS
 # Sums of many calls: 20 integer digits, the same 18 decimals as a call's cost.
 SUM_MONEY = Numeric(38, 18)
 COST_SUMS = ("input_cost", "output_cost", "total_cost")
-COUNTS = ("calls", "unpriced_calls")
+COUNTS = ("calls", "failed_calls", "unpriced_calls")
 DURATIONS = ("duration_ms_sum", "timed_calls")
 # Every rollup row's measures, in column order.
 MEASURES: tuple[str, ...] = (*COUNTS, *TOKEN_SUMS, *COST_SUMS, *DURATIONS)
@@ -89,14 +91,14 @@ DIMENSIONS = {dimension.name: dimension for dimension in (
     Dimension("dimension", "promoted.key"),
     Dimension("value", "metadata ->> promoted.key"),
 )}
-# Every rollup also keeps these, as columns of the same name in the call log.
-ALWAYS = ("company_id", "success")
+# Every rollup also keeps this, as a column of the same name in the call log.
+ALWAYS = ("company_id",)
 
 
 @dataclass(frozen=True)
 class Rollup:
     name: str
-    dimensions: tuple[str, ...]  # keys of DIMENSIONS, besides the company and success
+    dimensions: tuple[str, ...]  # keys of DIMENSIONS, besides the company
     grains: tuple[Grain, ...] = (DAY, MONTH)
     indexed: tuple[str, ...] = ()  # dimensions filtered on alone: an index (dimension, bucket) each
     tables: dict[str, type] = field(default_factory=dict, compare=False, repr=False)  # grain → ORM class
@@ -113,7 +115,7 @@ class Rollup:
     @property
     def key(self) -> tuple[str, ...]:
         """The columns that identify a row besides its bucket."""
-        return ("company_id", *self.dimensions, "success")
+        return ("company_id", *self.dimensions)
 
     def table(self, grain: Grain) -> str:
         return f"rollup_{self.name}_{grain.name}"
@@ -129,14 +131,15 @@ class Rollup:
 
 
 COMPANY = Rollup("company", (), grains=(HOUR, DAY, MONTH))
-MODEL = Rollup("model", ("provider", "model"), indexed=("model",))
+MODEL = Rollup("model", ("provider", "model"))
 ENDPOINT = Rollup("endpoint", ("endpoint",))
 ASSISTANT = Rollup("assistant", ("assistant_id", "provider", "model"), indexed=("assistant_id",))
-USER_MODEL = Rollup("user_model", ("user_id", "provider", "model"), indexed=("user_id", "model"))
-ASSISTANT_USER = Rollup("assistant_user", ("assistant_id", "user_id"), indexed=("assistant_id", "user_id"))
-PROMOTED = Rollup("dimension", ("dimension", "value"), indexed=("dimension",))
+USER = Rollup("user", ("user_id",), indexed=("user_id",))
+USER_MODEL = Rollup("user_model", ("user_id", "provider", "model"), indexed=("user_id",))
+ASSISTANT_USER = Rollup("assistant_user", ("assistant_id", "user_id"), indexed=("assistant_id",))
+PROMOTED = Rollup("dimension", ("dimension", "value"))
 # Smallest first: analytics answers from the first that has every dimension a question needs.
-ROLLUPS: tuple[Rollup, ...] = (COMPANY, MODEL, ENDPOINT, ASSISTANT, USER_MODEL, ASSISTANT_USER, PROMOTED)
+ROLLUPS: tuple[Rollup, ...] = (COMPANY, MODEL, ENDPOINT, ASSISTANT, USER, USER_MODEL, ASSISTANT_USER, PROMOTED)
 
 
 def rollup_tables() -> list[str]:
@@ -183,7 +186,6 @@ def _orm_class(rollup: Rollup, grain: Grain) -> type:
         nullable = name in ("user_id", "assistant_id", "endpoint", "value")
         annotations[name] = Mapped[str | None] if nullable else Mapped[str]
         namespace[name] = mapped_column(Text, nullable=nullable)
-    annotations["success"] = Mapped[bool]
     if rollup.names_assistants:
         annotations["assistant_name"] = Mapped[str | None]
     for name in MEASURES:
@@ -192,9 +194,9 @@ def _orm_class(rollup: Rollup, grain: Grain) -> type:
         namespace[name] = mapped_column(SUM_MONEY, server_default=text("0")) if money else _count()
     key = (grain.name, *rollup.key)
     namespace["__table_args__"] = (
-        # The bucket leads: every question reads a range of buckets.
+        # The bucket leads: every question reads a range of buckets, of every company or of one
+        # (the second column). Few indexes: each new row of a write goes into all of them.
         UniqueConstraint(*key, name=f"uq_{table}_key", postgresql_nulls_not_distinct=True),
-        Index(None, "company_id", grain.name),
         *(Index(None, name, grain.name) for name in rollup.indexed),
     )
     namespace["KEY"] = key

@@ -35,6 +35,7 @@ from app.token_types import TOKEN_SUMS
 # Rollup measure → the aggregate of the call log's rows that feeds it.
 AGGREGATES = {
     "calls": "count(*)",
+    "failed_calls": "count(*) FILTER (WHERE NOT success)",
     "unpriced_calls": "count(*) FILTER (WHERE price_id IS NULL)",
     **{name: f"sum({name})" for name in TOKEN_SUMS},
     **{name: f"coalesce(sum({name}), 0)" for name in COST_SUMS},
@@ -89,7 +90,7 @@ def bucket_of(grain: Grain, moment: datetime) -> date | datetime:
 class CostChange:
     """A repriced call's effect on the rollups: new minus old, for the call `row`."""
 
-    row: Any  # anything with the call log's key columns (timestamp, company_id, success, user_id, …)
+    row: Any  # anything with the call log's key columns (timestamp, company_id, user_id, …)
     unpriced_calls: int
     input_cost: Decimal
     output_cost: Decimal
@@ -100,7 +101,7 @@ class CostChange:
         """The rollup rows (bucket and key) this call counts in."""
         bucket = bucket_of(grain, self.row.timestamp)
         if rollup.promoted:
-            return [(bucket, self.row.company_id, key, value, self.row.success) for key, value in self.promoted.items()]
+            return [(bucket, self.row.company_id, key, value) for key, value in self.promoted.items()]
         return [(bucket, *(getattr(self.row, _LOG_COLUMNS.get(k, k)) for k in rollup.key))]
 
 

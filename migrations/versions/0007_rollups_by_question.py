@@ -5,7 +5,8 @@ success) had about as many rows as the call log once users, assistants and endpo
 the thousands. It and its three coarser siblings are replaced by rollups chosen by question
 (app/ledger/rollup_tables.py), each at a day and a month grain (and an hour grain for company
 totals): company; model (provider, model); endpoint; assistant (assistant, provider, model);
-user_model (user, provider, model); assistant_user (assistant, user).
+user; user_model (user, provider, model); assistant_user (assistant, user). Success is a measure
+(failed_calls), no longer a key.
 
 llm_call_log gains canonical_provider and canonical_model — the names a call is grouped and
 filtered under (app.pricing.catalog.canonical at the time of this migration): filled here for
@@ -35,27 +36,29 @@ depends_on: str | Sequence[str] | None = None
 TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
           "input_audio_tokens", "cached_audio_tokens", "reasoning_tokens", "output_audio_tokens", "total_tokens")
 COSTS = ("input_cost", "output_cost", "total_cost")
-MEASURES = ("calls", "unpriced_calls", *TOKENS, *COSTS, "duration_ms_sum", "timed_calls")
+OLD_MEASURES = ("calls", "unpriced_calls", *TOKENS, *COSTS, "duration_ms_sum", "timed_calls")  # 0004, 0005
+MEASURES = ("calls", "failed_calls", "unpriced_calls", *TOKENS, *COSTS, "duration_ms_sum", "timed_calls")
 # name → (dimensions, grains, indexed dimensions), as app/ledger/rollup_tables.py had them here.
 ROLLUPS = {
     "company": ((), ("hour", "day", "month"), ()),
-    "model": (("provider", "model"), ("day", "month"), ("model",)),
+    "model": (("provider", "model"), ("day", "month"), ()),
     "endpoint": (("endpoint",), ("day", "month"), ()),
     "assistant": (("assistant_id", "provider", "model"), ("day", "month"), ("assistant_id",)),
-    "user_model": (("user_id", "provider", "model"), ("day", "month"), ("user_id", "model")),
-    "assistant_user": (("assistant_id", "user_id"), ("day", "month"), ("assistant_id", "user_id")),
+    "user": (("user_id",), ("day", "month"), ("user_id",)),
+    "user_model": (("user_id", "provider", "model"), ("day", "month"), ("user_id",)),
+    "assistant_user": (("assistant_id", "user_id"), ("day", "month"), ("assistant_id",)),
 }
 NULLABLE = {"user_id", "assistant_id", "endpoint"}
-RAW_MEASURES = ("count(*), count(*) FILTER (WHERE price_id IS NULL), "
+RAW_MEASURES = ("count(*), count(*) FILTER (WHERE NOT success), count(*) FILTER (WHERE price_id IS NULL), "
                 + ", ".join(f"sum({t})" for t in TOKENS) + ", "
                 + ", ".join(f"coalesce(sum({c}), 0)" for c in COSTS)
                 + ", coalesce(sum(duration_ms), 0), count(duration_ms)")
 OLD_ROLLUPS = ("llm_call_daily", "llm_call_daily_model", "llm_call_daily_user", "llm_call_hourly")
 
 
-def _measure_columns() -> list[sa.Column]:
+def _measure_columns(names: tuple[str, ...] = MEASURES) -> list[sa.Column]:
     return [sa.Column(name, sa.Numeric(38, 18) if name in COSTS else sa.BigInteger(), server_default=sa.text("0"),
-                      nullable=False) for name in MEASURES]
+                      nullable=False) for name in names]
 
 
 def _canonical_names() -> None:
@@ -90,45 +93,47 @@ def _create_rollups() -> None:
                 sa.Column(grain, bucket, nullable=False),
                 sa.Column("company_id", sa.Text(), nullable=False),
                 *[sa.Column(d, sa.Text(), nullable=d in NULLABLE) for d in dimensions],
-                sa.Column("success", sa.Boolean(), nullable=False),
                 *([sa.Column("assistant_name", sa.Text(), nullable=True)] if "assistant_id" in dimensions else []),
                 *_measure_columns(),
-                sa.UniqueConstraint(grain, "company_id", *dimensions, "success", name=f"uq_{table}_key",
+                sa.UniqueConstraint(grain, "company_id", *dimensions, name=f"uq_{table}_key",
                                     postgresql_nulls_not_distinct=True),
             )
             # Rows of the current buckets are updated by every write: room for HOT updates.
             op.execute(f"ALTER TABLE {table} SET (fillfactor = 80)")
-            op.create_index(f"ix_{table}_company_id_{grain}", table, ["company_id", grain])
             for dimension in indexed:
                 op.create_index(f"ix_{table}_{dimension}_{grain}", table, [dimension, grain])
 
 
 def _fill_rollups() -> None:
+    # The old rollups kept success as a key: its failed calls are the calls of its failed rows.
+    old_sums = ", ".join("coalesce(sum(calls) FILTER (WHERE NOT success), 0)" if m == "failed_calls" else f"sum({m})"
+                         for m in MEASURES)
     sums = ", ".join(f"sum({m})" for m in MEASURES)
     measures = ", ".join(MEASURES)
     source = ("(SELECT d.*, n.canonical_provider AS c_provider, n.canonical_model AS c_model FROM llm_call_daily d "
               "JOIN canonical_names n ON n.provider = d.provider AND n.model = d.model) AS d")
     for name, (dimensions, grains, _) in ROLLUPS.items():
-        columns = ", ".join(("day", "company_id", *dimensions, "success"))
+        columns = ", ".join(("day", "company_id", *dimensions))
         selected = ", ".join(("day", "company_id", *({"provider": "c_provider", "model": "c_model"}.get(d, d)
-                                                      for d in dimensions), "success"))
+                                                      for d in dimensions)))
         named = "assistant_id" in dimensions
         op.execute(
             f"INSERT INTO rollup_{name}_day ({columns}{', assistant_name' if named else ''}, {measures}) "
-            f"SELECT {selected}{', max(assistant_name)' if named else ''}, {sums} FROM {source} "
+            f"SELECT {selected}{', max(assistant_name)' if named else ''}, {old_sums} FROM {source} "
             f"GROUP BY {selected}")
-        keys = ", ".join(("company_id", *dimensions, "success"))
+        keys = ", ".join(("company_id", *dimensions))
         op.execute(
             f"INSERT INTO rollup_{name}_month (month, {keys}{', assistant_name' if named else ''}, {measures}) "
             f"SELECT (date_trunc('month', day))::date, {keys}{', max(assistant_name)' if named else ''}, {sums} "
             f"FROM rollup_{name}_day GROUP BY 1, {keys}")
-    # Hours: from the raw calls where they are kept (split by success), before that from the old
-    # hourly rollup, which had no success split (its hours count as successful).
-    op.execute(f"INSERT INTO rollup_company_hour (hour, company_id, success, {measures}) "
-               f"SELECT date_trunc('hour', timestamp, 'UTC'), company_id, success, {RAW_MEASURES} "
-               f"FROM llm_call_log GROUP BY 1, 2, 3")
-    op.execute(f"INSERT INTO rollup_company_hour (hour, company_id, success, {measures}) "
-               f"SELECT hour, company_id, true, {measures} FROM llm_call_hourly "
+    # Hours: from the raw calls where they are kept, before that from the old hourly rollup (which
+    # did not count failures).
+    op.execute(f"INSERT INTO rollup_company_hour (hour, company_id, {measures}) "
+               f"SELECT date_trunc('hour', timestamp, 'UTC'), company_id, {RAW_MEASURES} "
+               f"FROM llm_call_log GROUP BY 1, 2")
+    old = ", ".join(OLD_MEASURES)
+    op.execute(f"INSERT INTO rollup_company_hour (hour, company_id, {old}) "
+               f"SELECT hour, company_id, {old} FROM llm_call_hourly "
                f"WHERE hour < coalesce((SELECT date_trunc('hour', min(timestamp), 'UTC') FROM llm_call_log), "
                f"'infinity')")
 
@@ -165,7 +170,7 @@ def _old_table(name: str, key: tuple[str, ...], named: bool) -> None:
         *[sa.Column(k, bucket.get(k, sa.Boolean() if k == "success" else sa.Text()), nullable=k in NULLABLE)
           for k in key],
         *([sa.Column("assistant_name", sa.Text(), nullable=True)] if named else []),
-        *_measure_columns(),
+        *_measure_columns(OLD_MEASURES),
         sa.UniqueConstraint(*key, name=f"uq_{name}_key", postgresql_nulls_not_distinct=name != "llm_call_hourly"),
     )
 
@@ -185,12 +190,13 @@ def downgrade() -> None:
     op.create_index("ix_llm_call_daily_user_by_day", "llm_call_daily_user", ["day"])
     op.create_index("ix_llm_call_daily_user_company_id_day", "llm_call_daily_user", ["company_id", "day"])
     _old_table("llm_call_hourly", ("hour", "company_id"), False)
-    measures = ", ".join(MEASURES)
+    measures = ", ".join(OLD_MEASURES)
+    raw_old = RAW_MEASURES.replace("count(*) FILTER (WHERE NOT success), ", "", 1)
     day = "(timezone('UTC', timestamp))::date"
     op.execute(f"INSERT INTO llm_call_daily ({', '.join(_OLD_DAILY_KEY)}, assistant_name, {measures}) "
-               f"SELECT {day}, {', '.join(_OLD_DAILY_KEY[1:])}, {LATEST_NAME}, {RAW_MEASURES} FROM llm_call_log "
+               f"SELECT {day}, {', '.join(_OLD_DAILY_KEY[1:])}, {LATEST_NAME}, {raw_old} FROM llm_call_log "
                f"GROUP BY 1, {', '.join(_OLD_DAILY_KEY[1:])}")
-    sums = ", ".join(f"sum({m})" for m in MEASURES)
+    sums = ", ".join(f"sum({m})" for m in OLD_MEASURES)
     op.execute(f"INSERT INTO llm_call_daily_model ({', '.join(model_key)}, assistant_name, {measures}) "
                f"SELECT {', '.join(model_key)}, max(assistant_name), {sums} FROM llm_call_daily "
                f"GROUP BY {', '.join(model_key)}")

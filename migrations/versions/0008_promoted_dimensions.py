@@ -2,7 +2,7 @@
 
 promoted_dimension lists the metadata keys promoted to dimensions (and whether their history is
 still being backfilled); rollup_dimension_day and rollup_dimension_month sum the calls per
-bucket, company, dimension, value (the call's metadata ->> key; NULL without it) and success.
+bucket, company, dimension and value (the call's metadata ->> key; NULL without it).
 The indexes on each promoted key's value are made by `flask costs dimensions promote`, not here.
 
 Revision ID: 0008
@@ -23,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
           "input_audio_tokens", "cached_audio_tokens", "reasoning_tokens", "output_audio_tokens", "total_tokens")
 COSTS = ("input_cost", "output_cost", "total_cost")
-MEASURES = ("calls", "unpriced_calls", *TOKENS, *COSTS, "duration_ms_sum", "timed_calls")
+MEASURES = ("calls", "failed_calls", "unpriced_calls", *TOKENS, *COSTS, "duration_ms_sum", "timed_calls")
 
 
 def upgrade() -> None:
@@ -43,15 +43,12 @@ def upgrade() -> None:
             sa.Column("company_id", sa.Text(), nullable=False),
             sa.Column("dimension", sa.Text(), nullable=False),
             sa.Column("value", sa.Text(), nullable=True),
-            sa.Column("success", sa.Boolean(), nullable=False),
             *[sa.Column(name, sa.Numeric(38, 18) if name in COSTS else sa.BigInteger(), server_default=sa.text("0"),
                         nullable=False) for name in MEASURES],
-            sa.UniqueConstraint(grain, "company_id", "dimension", "value", "success", name=f"uq_{table}_key",
+            sa.UniqueConstraint(grain, "company_id", "dimension", "value", name=f"uq_{table}_key",
                                 postgresql_nulls_not_distinct=True),
         )
         op.execute(f"ALTER TABLE {table} SET (fillfactor = 80)")
-        op.create_index(f"ix_{table}_company_id_{grain}", table, ["company_id", grain])
-        op.create_index(f"ix_{table}_dimension_{grain}", table, ["dimension", grain])
 
 
 def downgrade() -> None:
