@@ -163,7 +163,7 @@ def run(config: BenchConfig) -> Results:
                     f"than the period's average day; {config.shape.late_share:.0%} of the HTTP calls were stamped "
                     "1 to 72 hours in the past instead)")
                 profile = results.profile
-                window = Window(traffic.start.date(), last_day, profile.busy_user, profile.median_user)
+                window = Window.of(traffic.start.date(), last_day, profile)
                 results.comparisons = ask_questions(host, port, database.url, window, reps=config.reps,
                                                     warmups=config.warmups)
                 results.notes.append("analytics paths: " + "; ".join(c.question.ours for c in results.comparisons))

@@ -34,6 +34,10 @@ class Profile:
     busy_user_calls: int
     median_user: str  # the user in the middle of the ranking by calls
     median_user_calls: int
+    busy_assistant: str = ""  # the assistant with the most calls
+    busy_model: str = ""  # the canonical model with the most calls
+    busy_provider: str = ""  # the canonical provider with the most calls
+    busy_company: str = ""  # the company with the most calls
 
     def describe(self) -> str:
         return (f"{self.calls:,} calls from {self.companies:,} companies, {self.users:,} users, "
@@ -41,7 +45,8 @@ class Profile:
                 f"({self.spellings:,} spellings; {self.unknown_models} unknown to the catalog); the top 1% of users "
                 f"make {self.top_users_share:.1%} of the calls, the top 10% of assistants {self.top_assistants_share:.1%}; "
                 f"busy user {self.busy_user} ({self.busy_user_calls:,} calls), median user {self.median_user} "
-                f"({self.median_user_calls:,} calls)")
+                f"({self.median_user_calls:,} calls); busiest assistant {self.busy_assistant}, model "
+                f"{self.busy_model}, provider {self.busy_provider}, company {self.busy_company}")
 
 
 def top_share(counts: list[int], fraction: float) -> float:
@@ -61,12 +66,16 @@ def profile(conn: Connection) -> Profile:
         "GROUP BY GROUPING SETS ((company_id, user_id, assistant_id), (endpoint, provider, model))")).all()
     users: Counter[str] = Counter()
     assistants: Counter[str] = Counter()
+    by_company: Counter[str] = Counter()
+    by_model: Counter[str] = Counter()
+    by_provider: Counter[str] = Counter()
     companies, endpoints, spellings = set(), set(), set()
     calls = 0
     for by_who, company, user, assistant, endpoint, provider, model, count in rows:
         if by_who:
             calls += count
             companies.add(company)
+            by_company[company] += count
             if user is not None:
                 users[user] += count
             if assistant is not None:
@@ -75,6 +84,9 @@ def profile(conn: Connection) -> Profile:
             if endpoint is not None:
                 endpoints.add(endpoint)
             spellings.add((provider, model))
+            names = canonical(provider, model)
+            by_provider[names[0]] += count
+            by_model[names[1]] += count
     models = {canonical(provider, model) for provider, model in spellings}
     ranked = sorted(users.items(), key=lambda item: (-item[1], item[0]))
     busy, median = ranked[0] if ranked else ("", 0), ranked[len(ranked) // 2] if ranked else ("", 0)
@@ -85,7 +97,14 @@ def profile(conn: Connection) -> Profile:
         top_users_share=top_share(list(users.values()), 0.01),
         top_assistants_share=top_share(list(assistants.values()), 0.10),
         busy_user=busy[0], busy_user_calls=busy[1], median_user=median[0], median_user_calls=median[1],
+        busy_assistant=_most(assistants), busy_model=_most(by_model), busy_provider=_most(by_provider),
+        busy_company=_most(by_company),
     )
+
+
+def _most(counts: Counter[str]) -> str:
+    """The key with the most calls (ties: the first by name)."""
+    return min(counts.items(), key=lambda item: (-item[1], item[0]))[0] if counts else ""
 
 
 def row_counts(conn: Connection) -> dict[str, int]:

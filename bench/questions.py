@@ -34,6 +34,9 @@ class Question:
     # (our answer parsed, the naive statements' rows) → what differs, or None when they agree.
     check: Callable[[Any, list[list[tuple]]], str | None]
     check_args: tuple[str, ...] = field(default=())  # CLI only: the arguments of a parseable run
+    # "aggregate": many calls summed, against the naive GROUP BY on the raw calls; "narrow": a few
+    # rows the raw table finds by an index, against that plain index query.
+    kind: str = "aggregate"
 
     @property
     def is_cli(self) -> bool:
@@ -50,12 +53,21 @@ class Question:
 
 @dataclass(frozen=True)
 class Window:
-    """The dates the questions ask about, all inside the data's period [first, last]."""
+    """The dates and the subjects the questions ask about, all inside the data's period [first, last]."""
 
     first: date
     last: date
     busy_user: str  # the user with the most calls
     median_user: str  # a user of median activity
+    busy_assistant: str = ""
+    busy_model: str = ""  # canonical
+    busy_provider: str = ""  # canonical
+    busy_company: str = ""
+
+    @classmethod
+    def of(cls, first: date, last: date, profile: Any) -> Window:
+        return cls(first, last, profile.busy_user, profile.median_user, profile.busy_assistant, profile.busy_model,
+                   profile.busy_provider, profile.busy_company)
 
     @property
     def month(self) -> tuple[date, date]:
@@ -104,14 +116,16 @@ def _check_top(what: str, ours: dict[Any, tuple[Decimal, int]], other: dict | No
 
 
 def _check_summary(answer: dict, rows: list[list[tuple]]) -> str | None:
-    totals, previous, by_model = rows[0][0], rows[1][0], rows[2]
+    totals, previous, by_model, by_user = rows[0][0], rows[1][0], rows[2], rows[5]
+    other = answer.get("other", {})
     return (_differs("total cost", _money(answer["totalCost"]), totals[0])
             or _differs("calls", answer["callCount"], totals[2])
             or _differs("previous period cost", _money(answer["previousPeriod"]["totalCost"]), previous[0])
             or _check_top("cost and calls by model",
                           {m: (_money(t["cost"]), t["calls"]) for m, t in answer["byModel"].items()},
-                          answer.get("other", {}).get("byModel"),
-                          {m: (cost, calls) for m, cost, _, calls, *_ in by_model}))
+                          other.get("byModel"), {m: (cost, calls) for m, cost, _, calls, *_ in by_model})
+            or _check_top("cost and calls by user", {u["id"]: (_money(u["cost"]), u["calls"]) for u in answer["byUser"]},
+                          other.get("byUser"), {u: (cost, calls) for u, cost, _, calls, *_ in by_user}))
 
 
 def _check_daily(answer: dict, rows: list[list[tuple]]) -> str | None:
@@ -132,8 +146,34 @@ def _check_total(answer: dict, rows: list[list[tuple]]) -> str | None:
 
 
 def _check_report(answer: dict, rows: list[list[tuple]]) -> str | None:
-    return _check_top("cost and calls by model", {r["key"]: (_money(r["cost"]), r["calls"]) for r in answer["rows"]},
-                      answer.get("other"), {model: (cost, calls) for model, cost, _, calls, *_ in rows[0]})
+    return _check_top("cost and calls by user", {r["key"]: (_money(r["cost"]), r["calls"]) for r in answer["rows"]},
+                      answer.get("other"), {key: (cost, calls) for key, cost, _, calls, *_ in rows[0]})
+
+
+def _check_one(by: str, other_of: str) -> Callable[[dict, list[list[tuple]]], str | None]:
+    """A single assistant's or model's answer: its totals, and one breakdown's top entries and other."""
+    def check(answer: dict, rows: list[list[tuple]]) -> str | None:
+        totals, groups = rows[0][0], rows[1]
+        entries = answer[other_of]
+        ours = ({k: (_money(v["cost"]), v["calls"]) for k, v in entries.items()} if isinstance(entries, dict)
+                else {e["id"]: (_money(e["cost"]), e["calls"]) for e in entries})
+        return (_differs("total cost", _money(answer["totalCost"]), totals[0])
+                or _differs("calls", answer["callCount"], totals[2])
+                or _check_top(f"cost and calls by {by}", ours, answer["other"][other_of],
+                              {key: (cost, calls) for key, cost, _, calls, *_ in groups}))
+    return check
+
+
+def _check_breakdown(answer: dict, rows: list[list[tuple]]) -> str | None:
+    page, keys = rows[0], rows[1][0][0]
+    return (_differs("entries of page 1", [(e["key"], _money(e["cost"]), e["calls"]) for e in answer["entries"]],
+                     [(key, cost, calls) for key, cost, _, calls, _ in page])
+            or _differs("entries in all", answer["pagination"]["total"], keys))
+
+
+def _check_records(answer: dict, rows: list[list[tuple]]) -> str | None:
+    return (_differs("the page's calls", [r["id"] for r in answer["records"]], [row[0] for row in rows[0]])
+            or (None if answer["pagination"]["total"] >= len(rows[0]) else "total below the page"))
 
 
 def questions(window: Window) -> list[Question]:
@@ -141,23 +181,40 @@ def questions(window: Window) -> list[Question]:
     month = _bounds(month_first, month_last)
     length = month_last - month_first + timedelta(days=1)
     before = _bounds(month_first - length, month_first - timedelta(days=1))
-    user_first, user_last = window.last_30_days
-    grouped = f"SELECT {{key}}, {TOTALS} FROM llm_call_log WHERE {RANGE} GROUP BY {{key}}"
-    report_args = ["--since", month_first.isoformat(), "--until", month_last.isoformat(), "--by", "model"]
+    recent_first, recent_last = window.last_30_days
+    recent = _bounds(recent_first, recent_last)
+    grouped = f"SELECT {{key}}, {TOTALS} FROM llm_call_log WHERE {RANGE} {{where}} GROUP BY {{key}}"
+    report_args = ["--since", month_first.isoformat(), "--until", month_last.isoformat(), "--by", "user"]
+    page = {"startDate": month_first, "endDate": month_last}
+    recent_dates = {"startDate": recent_first, "endDate": recent_last}
+    week = {"startDate": window.last - timedelta(days=6), "endDate": window.last}
+    one = f"SELECT {TOTALS} FROM llm_call_log WHERE {RANGE} {{where}}"
+    records = [
+        ("busy user", {"userId": window.busy_user}, "user_id = %(value)s", window.busy_user),
+        ("median user", {"userId": window.median_user}, "user_id = %(value)s", window.median_user),
+        ("busiest assistant", {"assistantId": window.busy_assistant}, "assistant_id = %(value)s", window.busy_assistant),
+        ("busiest model", {"model": window.busy_model}, f"{MODEL} = %(value)s", window.busy_model),
+        ("busiest provider", {"provider": window.busy_provider}, f"{PROVIDER} = %(value)s", window.busy_provider),
+        ("failed calls", {"success": "false"}, "NOT success", None),
+        ("busiest company", {"companyId": window.busy_company}, "company_id = %(value)s", window.busy_company),
+        ("last 7 days", week, "timestamp >= %(start)s AND timestamp < %(end)s", None),
+        ("busy user, last 7 days", {"userId": window.busy_user, **week},
+         "user_id = %(value)s AND timestamp >= %(start)s AND timestamp < %(end)s", window.busy_user),
+    ]
     return [
         Question(
             "summary, one month",
-            "GET /api/costs/summary?" + urlencode({"startDate": month_first, "endDate": month_last}),
+            "GET /api/costs/summary?" + urlencode(page),
             (
                 f"SELECT {TOTALS}, count(*) FILTER (WHERE price_id IS NULL) FROM llm_call_log WHERE {RANGE}",
                 (f"SELECT {TOTALS} FROM llm_call_log "
                 "WHERE timestamp >= %(before_start)s AND timestamp < %(before_end)s"),
-                grouped.format(key=MODEL),
-                grouped.format(key=PROVIDER),
+                grouped.format(key=MODEL, where=""),
+                grouped.format(key=PROVIDER, where=""),
                 # The assistant's name rides along in the same GROUP BY (names are constant per id here).
                 (f"SELECT assistant_id, max(assistant_name), {TOTALS} FROM llm_call_log WHERE {RANGE} "
                 "GROUP BY assistant_id"),
-                grouped.format(key="user_id"),
+                grouped.format(key="user_id", where=""),
             ),
             month | {"before_start": before["start"], "before_end": before["end"]},
             _check_summary,
@@ -170,15 +227,35 @@ def questions(window: Window) -> list[Question]:
             _bounds(window.first, window.last),
             _check_daily,
         ),
-        *(Question(
-            f"{who} user by model, 30 days",
-            f"GET /analytics/cost/user/{quote(user, safe='')}?"
-            + urlencode({"startDate": user_first, "endDate": user_last}),
-            ((f"SELECT {MODEL}, coalesce(sum(total_cost), 0), coalesce(sum(total_tokens), 0) FROM llm_call_log "
-             f"WHERE user_id = %(user_id)s AND {RANGE} GROUP BY {MODEL} ORDER BY 2 DESC"),),
-            _bounds(user_first, user_last) | {"user_id": user},
-            _check_user,
-        ) for who, user in (("busy", window.busy_user), ("median", window.median_user))),
+        Question(
+            "busiest assistant, 30 days",
+            f"GET /api/costs/by-assistant/{quote(window.busy_assistant, safe='')}?" + urlencode(recent_dates),
+            (one.format(where="AND assistant_id = %(value)s"),
+             grouped.format(key=MODEL, where="AND assistant_id = %(value)s"),
+             grouped.format(key="user_id", where="AND assistant_id = %(value)s")),
+            recent | {"value": window.busy_assistant},
+            _check_one("model", "byModel"),
+        ),
+        Question(
+            "busiest model, 30 days",
+            f"GET /api/costs/by-model/{quote(window.busy_model, safe='/')}?" + urlencode(recent_dates),
+            (one.format(where=f"AND {MODEL} = %(value)s"),
+             grouped.format(key="user_id", where=f"AND {MODEL} = %(value)s"),
+             grouped.format(key=PROVIDER, where=f"AND {MODEL} = %(value)s"),
+             grouped.format(key="assistant_id", where=f"AND {MODEL} = %(value)s")),
+            recent | {"value": window.busy_model},
+            _check_one("user", "byUser"),
+        ),
+        Question(
+            "breakdown by user, page 1 of a month",
+            "GET /api/costs/breakdown?" + urlencode({"by": "user", **page, "limit": 50}),
+            (f"SELECT user_id, {TOTALS} FROM llm_call_log WHERE {RANGE} GROUP BY user_id "
+             "ORDER BY 2 DESC, 4 DESC, user_id ASC NULLS LAST LIMIT 50",
+             f"SELECT count(DISTINCT user_id) + max(CASE WHEN user_id IS NULL THEN 1 ELSE 0 END) "
+             f"FROM llm_call_log WHERE {RANGE}"),
+            month,
+            _check_breakdown,
+        ),
         Question(
             "rolling 30-day total",
             "GET /analytics/cost/total",
@@ -188,16 +265,37 @@ def questions(window: Window) -> list[Question]:
             _check_total,
         ),
         Question(
-            "report by model, one month",
+            "report by user, one month",
             "flask --app wsgi costs report " + " ".join(report_args),
-            ((f"SELECT {MODEL}, {TOTALS}, count(*) FILTER (WHERE price_id IS NULL) FROM llm_call_log "
-             f"WHERE {RANGE} GROUP BY {MODEL} ORDER BY 2 DESC"),),
+            ((f"SELECT user_id, {TOTALS}, count(*) FILTER (WHERE price_id IS NULL) FROM llm_call_log "
+             f"WHERE {RANGE} GROUP BY user_id ORDER BY 2 DESC"),),
             month,
             _check_report,
             check_args=("costs", "report", *report_args, "--format", "json"),
         ),
+        *(Question(
+            f"{who} user by model, 30 days",
+            f"GET /analytics/cost/user/{quote(user, safe='')}?" + urlencode(recent_dates),
+            ((f"SELECT {MODEL}, coalesce(sum(total_cost), 0), coalesce(sum(total_tokens), 0) FROM llm_call_log "
+             f"WHERE user_id = %(user_id)s AND {RANGE} GROUP BY {MODEL} ORDER BY 2 DESC"),),
+            recent | {"user_id": user},
+            _check_user,
+            kind="narrow",
+        ) for who, user in (("busy", window.busy_user), ("median", window.median_user))),
+        Question(
+            "HTTP floor: one tiny query (GET /api/dimensions)",
+            "GET /api/dimensions",
+            ("SELECT key, ready, promoted_at FROM promoted_dimension ORDER BY key",),
+            {},
+            lambda answer, rows: _differs("dimensions", len(answer["dimensions"]), len(rows[0])),
+            kind="narrow",
+        ),
+        *(Question(
+            f"records page: {name}",
+            "GET /api/costs?" + urlencode({**query, "limit": 50}),
+            (f"SELECT * FROM llm_call_log WHERE {condition} ORDER BY timestamp DESC, id DESC LIMIT 50",),
+            ({"value": value} if value is not None else {}) | _bounds(week["startDate"], week["endDate"]),
+            _check_records,
+            kind="narrow",
+        ) for name, query, condition, value in records),
     ]
-
-
-def parse_answer(body: bytes | str) -> Any:
-    return json.loads(body)

@@ -15,9 +15,10 @@ from bench.measure import Comparison, IngestRun
 # Issue #4's targets.
 BATCH_SHARE_OF_COPY = 0.30  # HTTP batch ingest ≥ 30% of raw COPY
 SINGLE_P99_MS = 15.0  # single-call p99 < 15 ms
-ANALYTICS_SPEEDUP = 50.0  # every analytics question ≥ 50× faster than naive …
+ANALYTICS_SPEEDUP = 20.0  # every aggregate question ≥ 20× faster than naive (issue #9) …
 ANALYTICS_AT_CALLS = 10_000_000  # … at 10M calls …
-ANALYTICS_P95_MS = 30.0  # … and p95 < 30 ms
+ANALYTICS_P95_MS = 50.0  # … and p95 < 50 ms
+NARROW_RATIO = 2.0  # narrow questions: within 2× of the plain index query for the same rows, p95 < 50 ms
 
 
 @dataclass
@@ -80,20 +81,33 @@ def table(results: Results) -> str:
                      (f"p50 {_ms(run.latencies.ms(50))} / p99 {_ms(run.latencies.ms(99))} ms "
                       f"({run.calls_per_second:,.0f} calls/s)"), "", "", "the floor under the row above", "", ""])
     for comparison in results.comparisons:
-        question = comparison.question
-        ours_p95 = comparison.ours.ms(95)
-        fast_enough = comparison.speedup >= ANALYTICS_SPEEDUP
-        status = _status(fast_enough and ours_p95 < ANALYTICS_P95_MS)
-        if not fast_enough and config.calls < ANALYTICS_AT_CALLS:
-            status += " (× is set at 10M)"
-        rows.append([f"{question.name} ({_short(question.ours)})",
-                     f"p50 {_ms(comparison.ours.ms(50))} / p95 {_ms(ours_p95)} ms",
-                     f"naive p50 {_ms(comparison.naive.ms(50))} / p95 {_ms(comparison.naive.ms(95))} ms",
-                     f"{comparison.speedup:,.1f}×",
-                     f"≥ {ANALYTICS_SPEEDUP:g}× naive at 10M, p95 < {ANALYTICS_P95_MS:g} ms",
-                     status, comparison.problem or "same answer"])
+        rows.append(comparison_row(comparison, config.calls))
     headers = ["measurement", "ours", "baseline", "ours/baseline", "target", "status", "check"]
     return tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def comparison_row(comparison: Comparison, calls: int) -> list[str]:
+    """One question: ours against naive (aggregate questions) or the plain index query (narrow)."""
+    question = comparison.question
+    ours_p95 = comparison.ours.ms(95)
+    if question.kind == "narrow":
+        ratio = comparison.ours.ms(50) / comparison.naive.ms(50)
+        status = _status(ratio <= NARROW_RATIO and ours_p95 < ANALYTICS_P95_MS)
+        return [f"{question.name} ({_short(question.ours)})",
+                f"p50 {_ms(comparison.ours.ms(50))} / p95 {_ms(ours_p95)} ms",
+                f"index p50 {_ms(comparison.naive.ms(50))} / p95 {_ms(comparison.naive.ms(95))} ms",
+                f"{ratio:,.1f}× the time", f"≤ {NARROW_RATIO:g}× the plain index query, p95 < {ANALYTICS_P95_MS:g} ms",
+                status, comparison.problem or "same answer"]
+    fast_enough = comparison.speedup >= ANALYTICS_SPEEDUP
+    status = _status(fast_enough and ours_p95 < ANALYTICS_P95_MS)
+    if not fast_enough and calls < ANALYTICS_AT_CALLS:
+        status += " (× is set at 10M)"
+    return [f"{question.name} ({_short(question.ours)})",
+            f"p50 {_ms(comparison.ours.ms(50))} / p95 {_ms(ours_p95)} ms",
+            f"naive p50 {_ms(comparison.naive.ms(50))} / p95 {_ms(comparison.naive.ms(95))} ms",
+            f"{comparison.speedup:,.1f}× faster",
+            f"≥ {ANALYTICS_SPEEDUP:g}× naive at 10M, p95 < {ANALYTICS_P95_MS:g} ms",
+            status, comparison.problem or "same answer"]
 
 
 def _short(ours: str) -> str:
@@ -101,7 +115,12 @@ def _short(ours: str) -> str:
     if ours.startswith("flask "):
         return "flask costs report, in-process"
     path = ours.split("?")[0]
-    return "GET /analytics/cost/user/<user>" if "/analytics/cost/user/" in path else path
+    for prefix, label in (("/analytics/cost/user/", "GET /analytics/cost/user/<user>"),
+                          ("/api/costs/by-assistant/", "GET /api/costs/by-assistant/<id>"),
+                          ("/api/costs/by-model/", "GET /api/costs/by-model/<model>")):
+        if prefix in path:
+            return label
+    return path + ("?" + ours.split("?")[1] if path.endswith("/api/costs") and "?" in ours else "")
 
 
 def row_counts(counts: dict[str, int]) -> list[str]:
@@ -116,7 +135,7 @@ def render(results: Results) -> str:
     config = results.config
     lines = [
         "",
-        "LLM cost ledger benchmark (issue #4)",
+        "LLM cost ledger benchmark (issues #4 and #9)",
         (f"  calls generated    {config.calls:,} over {config.days} days ({results.period}); the timed COPY's and "
          f"the HTTP ones are sent today (the COPY's deleted after timing; a share of the HTTP ones stamped late)"),
         f"  shape              {config.shape.describe()}",

@@ -74,8 +74,7 @@ def measure_point(server: BenchServer, point: Point, config: ScalingConfig, toda
                 point.profile = dataset.profile(conn)
                 point.row_counts = dataset.row_counts(conn)
             load.checkpoint(engine)
-            window = Window(traffic.start.date(), today - timedelta(days=1), point.profile.busy_user,
-                            point.profile.median_user)
+            window = Window.of(traffic.start.date(), today - timedelta(days=1), point.profile)
             with gunicorn(database.url, workers=config.bench.workers, log_path=workdir / "gunicorn.log") as \
                     (host, port, _):
                 point.comparisons = ask_questions(host, port, database.url, window, reps=config.bench.reps,
