@@ -317,7 +317,8 @@ def user_model_costs(session: Session, user_id: str, start: date, end: date, com
 def rolling_total(session: Session, now: datetime, days: int = 30, company_id: str | None = None) -> Totals:
     """Totals of the calls in the `days` before `now`, to the second: ``now - days < timestamp <= now``.
 
-    One statement: the hourly company rollup's rows for every hour the window touches, corrected by
+    One statement: the company rollup's rows for every hour the window touches — whole days from
+    its day rows, the hours of the partial days at either end from its hour rows — corrected by
     the raw calls of the parts of its two edge hours that lie outside the window. At the newest edge
     that is the rest of the current hour, after `now`: nearly always empty. At the oldest edge it is
     the shorter side of `now - days` within its hour (at most 30 minutes of calls): subtracted if it
@@ -332,6 +333,9 @@ def rolling_total(session: Session, now: datetime, days: int = 30, company_id: s
     else:
         first, edge_sign = lower_hour + timedelta(hours=1), 1  # (lower, first) is inside: add it
         edge = "timestamp > :lower AND timestamp < :first"
+    # Whole days in [first, end) from day rows, the hours around them from hour rows.
+    first_day = _hour_start(first).replace(hour=0) + (timedelta(days=1) if first.hour else timedelta(0))
+    end_day = max(_hour_start(end).replace(hour=0), first_day)
     company = "AND company_id = :company" if company_id is not None else ""
     sums = ("coalesce(sum(cost), 0) AS cost, coalesce(sum(tokens), 0) AS tokens, coalesce(sum(calls), 0) AS calls, "
             "coalesce(sum(failures), 0) AS failures, coalesce(sum(unpriced), 0) AS unpriced")
@@ -343,12 +347,17 @@ def rolling_total(session: Session, now: datetime, days: int = 30, company_id: s
     statement = text(
         f"SELECT {sums} FROM ("
         f"SELECT total_cost AS cost, total_tokens AS tokens, calls, failed_calls AS failures, "
-        f"unpriced_calls AS unpriced FROM {COMPANY.table(HOUR)} WHERE hour >= :first AND hour < :end {company} "
+        f"unpriced_calls AS unpriced FROM {COMPANY.table(HOUR)} "
+        f"WHERE ((hour >= :first AND hour < :first_day) OR (hour >= :end_day AND hour < :end)) {company} "
+        f"UNION ALL SELECT total_cost, total_tokens, calls, failed_calls, unpriced_calls FROM {COMPANY.table(DAY)} "
+        f"WHERE day >= :first_date AND day < :end_date {company} "
         f"UNION ALL SELECT {raw('-')} FROM llm_call_log WHERE timestamp > :upper AND timestamp < :end {company} "
         f"UNION ALL SELECT {raw('-' if edge_sign < 0 else '')} FROM llm_call_log WHERE {edge} {company}"
         f") AS window_rows")
     row = session.execute(statement, {"first": first, "end": end, "upper": upper, "lower": lower,
-                                      "lower_hour": lower_hour, "company": company_id}).one()
+                                      "lower_hour": lower_hour, "company": company_id,
+                                      "first_day": min(first_day, end), "end_day": max(end_day, min(first_day, end)),
+                                      "first_date": first_day.date(), "end_date": end_day.date()}).one()
     return Totals(cost=row.cost, tokens=int(row.tokens), calls=int(row.calls), failures=int(row.failures),
                   unpriced=int(row.unpriced))
 
@@ -416,12 +425,8 @@ def _count_from_rollup(session: Session, filters: CallFilters, where: dict[str, 
     covering = next((rollup for rollup in ROLLUPS if rollup.covers(set(where) - {"company_id"})), None)
     if covering is None or (covering is PROMOTED and not dimensions.is_ready(session, where["dimension"])):
         return None
-    first_kept = queries.first_raw_day(session)
-    if first_kept is None:
-        return 0
-    start = max(filters.start, first_kept) if filters.start else first_kept
     query = Query()
-    query.totals("calls", query.source(covering, plan(start, filters.end, today), where))
+    query.totals("calls", query.source(covering, plan(filters.start, filters.end, today), where, kept_only=True))
     [found] = query.run(session)["calls"]
     return int({None: found.calls, False: found.failures, True: found.calls - found.failures}[success])
 

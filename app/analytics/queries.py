@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date
 from typing import Any
 
 from sqlalchemy import text
@@ -32,6 +31,8 @@ _SUMS = ("coalesce(sum(cost), 0) AS cost, coalesce(sum(tokens), 0)::bigint AS to
          "coalesce(sum(calls), 0)::bigint AS calls, coalesce(sum(failures), 0)::bigint AS failures, "
          "coalesce(sum(unpriced), 0)::bigint AS unpriced")
 ORDERS = {"cost": "cost DESC", "calls": "calls DESC", "tokens": "tokens DESC", "key": "key ASC NULLS LAST"}
+# The first day of the month of the oldest call stored raw (NULL when there is none).
+_FIRST_KEPT_MONTH = "(SELECT (date_trunc('month', timezone('UTC', min(timestamp))))::date FROM llm_call_log)"
 # Ties: the most expensive first, then the busiest, then by key.
 _TIES = "cost DESC, calls DESC, key ASC NULLS LAST"
 
@@ -61,10 +62,11 @@ class Query:
         return f":{name}"
 
     def source(self, rollup: Rollup, spans: Iterable[Span], where: Mapping[str, Any],
-               columns: Iterable[str] = ()) -> str:
+               columns: Iterable[str] = (), *, kept_only: bool = False) -> str:
         """A named source: the signed rows of `rollup` over `spans` whose columns equal `where`'s
         values, with `columns` (the keys parts will group by; ``day`` for day buckets) and the
-        measures."""
+        measures. `kept_only`: only buckets whose raw calls are still stored (the retention drops
+        whole months, so the month of the oldest raw call on)."""
         name = f"s{len(self._ctes)}"
         columns = list(dict.fromkeys(columns))
         selects = []
@@ -75,6 +77,8 @@ class Query:
                 conditions.append(f"{bucket} >= {self.bind(span.first)}")
             if span.last is not None:
                 conditions.append(f"{bucket} <= {self.bind(span.last)}")
+            if kept_only:
+                conditions.append(f"{bucket} >= {_FIRST_KEPT_MONTH}")
             sign = "-" if span.sign < 0 else ""
             keys = [c if c != "day" or span.grain is DAY else "NULL::date AS day" for c in columns]
             selects.append(
@@ -165,7 +169,3 @@ def has_calls(session: Session, rollup: Rollup, where: Mapping[str, Any]) -> boo
                 .scalar_one())
 
 
-def first_raw_day(session: Session) -> date | None:
-    """The UTC day of the oldest call still stored raw (older months are dropped under retention)."""
-    oldest = session.execute(text("SELECT min(timestamp) FROM llm_call_log")).scalar_one()
-    return None if oldest is None else oldest.astimezone(UTC).date()

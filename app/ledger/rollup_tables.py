@@ -81,7 +81,10 @@ class Dimension:
 
 
 # The promoted metadata keys a call is summed under, one rollup row per key (app/ledger/dimensions.py).
-PROMOTED_SOURCE = "CROSS JOIN promoted_dimension AS promoted"
+# The LIMIT (never reached: at most 10 keys are promoted) tells the planner how few there are; it
+# would otherwise guess thousands of rows for the small table and plan the ingest statement as if
+# it were enormous.
+PROMOTED_SOURCE = "CROSS JOIN (SELECT key FROM promoted_dimension LIMIT 10) AS promoted"
 DIMENSIONS = {dimension.name: dimension for dimension in (
     Dimension("user_id", "user_id"),
     Dimension("assistant_id", "assistant_id"),
@@ -135,7 +138,7 @@ MODEL = Rollup("model", ("provider", "model"))
 ENDPOINT = Rollup("endpoint", ("endpoint",))
 ASSISTANT = Rollup("assistant", ("assistant_id", "provider", "model"), indexed=("assistant_id",))
 USER = Rollup("user", ("user_id",), indexed=("user_id",))
-USER_MODEL = Rollup("user_model", ("user_id", "provider", "model"), indexed=("user_id",))
+USER_MODEL = Rollup("user_model", ("user_id", "provider", "model"), indexed=("user_id", "model"))
 ASSISTANT_USER = Rollup("assistant_user", ("assistant_id", "user_id"), indexed=("assistant_id",))
 PROMOTED = Rollup("dimension", ("dimension", "value"))
 # Smallest first: analytics answers from the first that has every dimension a question needs.

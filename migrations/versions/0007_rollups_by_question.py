@@ -45,7 +45,7 @@ ROLLUPS = {
     "endpoint": (("endpoint",), ("day", "month"), ()),
     "assistant": (("assistant_id", "provider", "model"), ("day", "month"), ("assistant_id",)),
     "user": (("user_id",), ("day", "month"), ("user_id",)),
-    "user_model": (("user_id", "provider", "model"), ("day", "month"), ("user_id",)),
+    "user_model": (("user_id", "provider", "model"), ("day", "month"), ("user_id", "model")),
     "assistant_user": (("assistant_id", "user_id"), ("day", "month"), ("assistant_id",)),
 }
 NULLABLE = {"user_id", "assistant_id", "endpoint"}
