@@ -12,6 +12,7 @@ from app.pricing import native
 from app.pricing.usage import TokenUsage
 from app.records import NewCall
 from app.token_types import TOKEN_TYPES
+from app.schemas.fast_load import FastList, FastLoad
 from app.schemas.fields import MAX_TOKENS, Money, StrictBoolean, StrictInteger, Text, TokenCount
 
 # Clocks drift; a call stamped further ahead than this is a client bug, not a real call.
@@ -96,9 +97,14 @@ class CallInSchema(_TokenFieldsIn):
         return NewCall(**data, **tokens.as_dict())
 
 
+def _fast_calls(schema: CallInSchema) -> FastLoad:
+    return FastLoad(schema, validators=[schema._check_consistency], post_load=schema._make_call)
+
+
 class CallBatchInSchema(Schema):
-    calls = fields.List(fields.Nested(CallInSchema), required=True,
-                        validate=validate.Length(min=1, max=MAX_BATCH_CALLS))
+    # Each call is loaded as CallInSchema loads it (app/schemas/fast_load.py: the same result, faster).
+    calls = FastList(fields.Nested(CallInSchema), _fast_calls, required=True,
+                     validate=validate.Length(min=1, max=MAX_BATCH_CALLS))
 
 
 class CallOutSchema(_TokenFieldsOut):
