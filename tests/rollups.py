@@ -6,7 +6,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.ledger import rollups
-from app.ledger.rollup_tables import MEASURES
 
 
 def rollup_differences(session: Session, company: str | None = None) -> dict[str, tuple[set, set]]:
@@ -18,11 +17,11 @@ def rollup_differences(session: Session, company: str | None = None) -> dict[str
         table = rollup.table(grain)
         keys = (grain.name, *rollup.key)
         stored = session.execute(text(
-            f"SELECT {', '.join(keys)}, {', '.join(MEASURES)} FROM {table} {where}"), {"company": company}).all()
+            f"SELECT {', '.join(keys)}, {', '.join(rollup.measures)} FROM {table} {where}"), {"company": company}).all()
         raw_source = f"(SELECT * FROM llm_call_log {where}) AS calls"
         raw = session.execute(text(
             f"SELECT {grain.sql}, {', '.join(rollups.source_of(k) for k in rollup.key)}, "
-            f"{', '.join(rollups.AGGREGATES.values())} FROM {raw_source} "
+            f"{', '.join(rollups.AGGREGATES[m] for m in rollup.measures)} FROM {raw_source} "
             f"{rollups.PROMOTED_SOURCE if rollup.promoted else ''} "
             f"GROUP BY {', '.join(str(n) for n in range(1, len(keys) + 1))}"), {"company": company}).all()
         # Rows whose every measure is 0 carry nothing (a repriced call's correction may leave none).

@@ -27,10 +27,13 @@ assistants. ``provider`` and ``model`` are the canonical names a call is grouped
 (``llm_call_log.canonical_provider``/``canonical_model``, :func:`app.pricing.catalog.canonical`):
 one model is one row whatever spelling clients sent.
 
-Every rollup row has the same measures (:data:`MEASURES`): calls, failed calls, unpriced calls,
-every token type's sum and the total, the three costs (exact ``NUMERIC``), the summed duration
-and how many calls had one. Success is a measure, not a key: a key's failed calls do not make a
-row of their own. NULL dimensions (no user, no assistant, no endpoint) are a group of their own
+Every rollup row counts calls, failed calls and unpriced calls, sums the tokens (input, output,
+total), the three costs (exact ``NUMERIC``) and the durations (and how many calls had one):
+:data:`TOTALS`. The rollups of a few dozen keys per bucket (company, model, endpoint, assistant)
+also sum every token type (:data:`MEASURES`: cache reads, cache writes, audio, reasoning …);
+those of users and promoted values, the largest, keep the totals only, since every row is
+written again by each write that touches its key. Success is a measure, not a key: a key's
+failed calls do not make a row of their own. NULL dimensions (no user, no assistant, no endpoint) are a group of their own
 (``NULLS NOT DISTINCT``). Rollups with an assistant keep ``assistant_name``, the latest non-null
 name reported in the bucket.
 """
@@ -46,15 +49,16 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Index, Numer
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.db import Base
-from app.token_types import TOKEN_SUMS
+from app.token_types import TOKEN_SUMS, TOTAL_TOKENS
 
 # Sums of many calls: 20 integer digits, the same 18 decimals as a call's cost.
 SUM_MONEY = Numeric(38, 18)
 COST_SUMS = ("input_cost", "output_cost", "total_cost")
 COUNTS = ("calls", "failed_calls", "unpriced_calls")
 DURATIONS = ("duration_ms_sum", "timed_calls")
-# Every rollup row's measures, in column order.
+# Every measure a rollup may keep, in column order, and those every rollup keeps.
 MEASURES: tuple[str, ...] = (*COUNTS, *TOKEN_SUMS, *COST_SUMS, *DURATIONS)
+TOTALS: tuple[str, ...] = (*COUNTS, "input_tokens", "output_tokens", TOTAL_TOKENS, *COST_SUMS, *DURATIONS)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class Rollup:
     dimensions: tuple[str, ...]  # keys of DIMENSIONS, besides the company
     grains: tuple[Grain, ...] = (DAY, MONTH)
     indexed: tuple[str, ...] = ()  # dimensions filtered on alone: an index (dimension, bucket) each
+    measures: tuple[str, ...] = MEASURES  # or TOTALS
     tables: dict[str, type] = field(default_factory=dict, compare=False, repr=False)  # grain → ORM class
 
     @property
@@ -137,10 +142,10 @@ COMPANY = Rollup("company", (), grains=(HOUR, DAY, MONTH))
 MODEL = Rollup("model", ("provider", "model"))
 ENDPOINT = Rollup("endpoint", ("endpoint",))
 ASSISTANT = Rollup("assistant", ("assistant_id", "provider", "model"), indexed=("assistant_id",))
-USER = Rollup("user", ("user_id",), indexed=("user_id",))
-USER_MODEL = Rollup("user_model", ("user_id", "provider", "model"), indexed=("user_id", "model"))
-ASSISTANT_USER = Rollup("assistant_user", ("assistant_id", "user_id"), indexed=("assistant_id",))
-PROMOTED = Rollup("dimension", ("dimension", "value"))
+USER = Rollup("user", ("user_id",), indexed=("user_id",), measures=TOTALS)
+USER_MODEL = Rollup("user_model", ("user_id", "provider", "model"), indexed=("user_id", "model"), measures=TOTALS)
+ASSISTANT_USER = Rollup("assistant_user", ("assistant_id", "user_id"), indexed=("assistant_id",), measures=TOTALS)
+PROMOTED = Rollup("dimension", ("dimension", "value"), measures=TOTALS)
 # Smallest first: analytics answers from the first that has every dimension a question needs.
 ROLLUPS: tuple[Rollup, ...] = (COMPANY, MODEL, ENDPOINT, ASSISTANT, USER, USER_MODEL, ASSISTANT_USER, PROMOTED)
 
@@ -191,7 +196,7 @@ def _orm_class(rollup: Rollup, grain: Grain) -> type:
         namespace[name] = mapped_column(Text, nullable=nullable)
     if rollup.names_assistants:
         annotations["assistant_name"] = Mapped[str | None]
-    for name in MEASURES:
+    for name in rollup.measures:
         money = name in COST_SUMS
         annotations[name] = Mapped[Decimal] if money else Mapped[int]
         namespace[name] = mapped_column(SUM_MONEY, server_default=text("0")) if money else _count()

@@ -64,9 +64,10 @@ def upsert_sql(rollup: Rollup, grain: Grain, source: str, where: str = "") -> st
     the promoted-dimension rollup sums each call once per promoted key (`where` may narrow them)."""
     table = rollup.table(grain)
     keys = ", ".join((grain.name, *rollup.key))
-    measures = dict(AGGREGATES) | ({"assistant_name": LATEST_NAME} if rollup.names_assistants else {})
+    measures = ({name: AGGREGATES[name] for name in rollup.measures}
+                | ({"assistant_name": LATEST_NAME} if rollup.names_assistants else {}))
     positions = ", ".join(str(n) for n in range(1, len(rollup.key) + 2))
-    updates = [f"{name} = {table}.{name} + EXCLUDED.{name}" for name in MEASURES]
+    updates = [f"{name} = {table}.{name} + EXCLUDED.{name}" for name in rollup.measures]
     if rollup.names_assistants:
         updates.append(f"assistant_name = coalesce(EXCLUDED.assistant_name, {table}.assistant_name)")
     return (
@@ -201,7 +202,8 @@ def months_from_days_sql(rollup: Rollup, where: str = "") -> str:
     name = ", assistant_name" if rollup.names_assistants else ""
     latest = (", (array_agg(assistant_name ORDER BY day DESC) FILTER (WHERE assistant_name IS NOT NULL))[1]"
               if rollup.names_assistants else "")
-    return (f"INSERT INTO {rollup.table(MONTH)} (month, {keys}{name}, {', '.join(MEASURES)}) "
-            f"SELECT (date_trunc('month', day))::date, {keys}{latest}, {', '.join(f'sum({m})' for m in MEASURES)} "
+    return (f"INSERT INTO {rollup.table(MONTH)} (month, {keys}{name}, {', '.join(rollup.measures)}) "
+            f"SELECT (date_trunc('month', day))::date, {keys}{latest}, "
+            f"{', '.join(f'sum({m})' for m in rollup.measures)} "
             f"FROM {rollup.table(DAY)} WHERE day >= :first_month AND day < :end_month {where} "
             f"GROUP BY 1, {keys}")

@@ -38,6 +38,10 @@ TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_t
 COSTS = ("input_cost", "output_cost", "total_cost")
 OLD_MEASURES = ("calls", "unpriced_calls", *TOKENS, *COSTS, "duration_ms_sum", "timed_calls")  # 0004, 0005
 MEASURES = ("calls", "failed_calls", "unpriced_calls", *TOKENS, *COSTS, "duration_ms_sum", "timed_calls")
+# The rollups of many keys (users) keep the totals only.
+TOTALS = ("calls", "failed_calls", "unpriced_calls", "input_tokens", "output_tokens", "total_tokens", *COSTS,
+          "duration_ms_sum", "timed_calls")
+SLIM = {"user", "user_model", "assistant_user"}
 # name → (dimensions, grains, indexed dimensions), as app/ledger/rollup_tables.py had them here.
 ROLLUPS = {
     "company": ((), ("hour", "day", "month"), ()),
@@ -94,7 +98,7 @@ def _create_rollups() -> None:
                 sa.Column("company_id", sa.Text(), nullable=False),
                 *[sa.Column(d, sa.Text(), nullable=d in NULLABLE) for d in dimensions],
                 *([sa.Column("assistant_name", sa.Text(), nullable=True)] if "assistant_id" in dimensions else []),
-                *_measure_columns(),
+                *_measure_columns(TOTALS if name in SLIM else MEASURES),
                 sa.UniqueConstraint(grain, "company_id", *dimensions, name=f"uq_{table}_key",
                                     postgresql_nulls_not_distinct=True),
             )
@@ -106,20 +110,21 @@ def _create_rollups() -> None:
 
 def _fill_rollups() -> None:
     # The old rollups kept success as a key: its failed calls are the calls of its failed rows.
-    old_sums = ", ".join("coalesce(sum(calls) FILTER (WHERE NOT success), 0)" if m == "failed_calls" else f"sum({m})"
-                         for m in MEASURES)
-    sums = ", ".join(f"sum({m})" for m in MEASURES)
-    measures = ", ".join(MEASURES)
+    def old_sums(names: tuple[str, ...]) -> str:
+        return ", ".join("coalesce(sum(calls) FILTER (WHERE NOT success), 0)" if m == "failed_calls" else f"sum({m})"
+                         for m in names)
     source = ("(SELECT d.*, n.canonical_provider AS c_provider, n.canonical_model AS c_model FROM llm_call_daily d "
               "JOIN canonical_names n ON n.provider = d.provider AND n.model = d.model) AS d")
     for name, (dimensions, grains, _) in ROLLUPS.items():
+        kept = TOTALS if name in SLIM else MEASURES
+        measures, sums = ", ".join(kept), ", ".join(f"sum({m})" for m in kept)
         columns = ", ".join(("day", "company_id", *dimensions))
         selected = ", ".join(("day", "company_id", *({"provider": "c_provider", "model": "c_model"}.get(d, d)
                                                       for d in dimensions)))
         named = "assistant_id" in dimensions
         op.execute(
             f"INSERT INTO rollup_{name}_day ({columns}{', assistant_name' if named else ''}, {measures}) "
-            f"SELECT {selected}{', max(assistant_name)' if named else ''}, {old_sums} FROM {source} "
+            f"SELECT {selected}{', max(assistant_name)' if named else ''}, {old_sums(kept)} FROM {source} "
             f"GROUP BY {selected}")
         keys = ", ".join(("company_id", *dimensions))
         op.execute(
@@ -128,6 +133,7 @@ def _fill_rollups() -> None:
             f"FROM rollup_{name}_day GROUP BY 1, {keys}")
     # Hours: from the raw calls where they are kept, before that from the old hourly rollup (which
     # did not count failures).
+    measures = ", ".join(MEASURES)
     op.execute(f"INSERT INTO rollup_company_hour (hour, company_id, {measures}) "
                f"SELECT date_trunc('hour', timestamp, 'UTC'), company_id, {RAW_MEASURES} "
                f"FROM llm_call_log GROUP BY 1, 2")

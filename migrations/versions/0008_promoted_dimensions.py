@@ -23,7 +23,9 @@ depends_on: str | Sequence[str] | None = None
 TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
           "input_audio_tokens", "cached_audio_tokens", "reasoning_tokens", "output_audio_tokens", "total_tokens")
 COSTS = ("input_cost", "output_cost", "total_cost")
-MEASURES = ("calls", "failed_calls", "unpriced_calls", *TOKENS, *COSTS, "duration_ms_sum", "timed_calls")
+# The totals only, as the user rollups (a promoted key may have many values).
+MEASURES = ("calls", "failed_calls", "unpriced_calls", "input_tokens", "output_tokens", "total_tokens", *COSTS,
+            "duration_ms_sum", "timed_calls")
 
 
 def upgrade() -> None:
