@@ -41,8 +41,10 @@ def record_call(call: NewCall):
 @bp.arguments(CallBatchInSchema())
 @bp.response(200, CallBatchOutSchema, description="Results in request order; the whole batch is stored or none.")
 def record_batch(body: dict[str, list[NewCall]]):
-    results = _ledger().record(body["calls"])
+    ledger = _ledger()
+    results = ledger.record(body["calls"])
     get_session().commit()
+    ledger.committed(results)
     duplicates = sum(result.duplicate for result in results)
     # Serialised here (a Response is passed through as is): CallOutSchema's dump, 10,000 times, fast.
     return current_app.json.response({"stored": len(results) - duplicates, "duplicates": duplicates,

@@ -1,7 +1,8 @@
 """What happens after calls are written: the one hook out of the ledger.
 
-:class:`app.ledger.Ledger` calls its ``after_write`` hook with the calls a write stored (not the
-duplicates it recognised), in input order, inside the caller's transaction. Today the hook logs
+:meth:`app.ledger.Ledger.committed` calls the ``after_write`` hook with the calls a write stored
+(not the duplicates it recognised), in input order, after the transaction that stored them
+committed: no row lock is held while it runs, and nothing is announced that a rollback undid. Today the hook logs
 one ``[CostTracking]`` line per call (and warns on unpriced calls and slow reasoning models);
 budgets and alerts will join here.
 """

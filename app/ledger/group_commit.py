@@ -147,7 +147,8 @@ class GroupCommit:
     def _record(self, calls: list[NewCall]) -> list[IngestResult]:
         session = self._database.statement_factory()
         try:
-            results = ledger.Ledger(session, prices=self._prices).record(calls)
+            writer = ledger.Ledger(session, prices=self._prices)
+            results = writer.record(calls)
             session.commit()  # in autocommit the statement has committed already; this ends the session's work
         except BaseException as exc:
             if _not_the_calls_fault(exc):
@@ -156,6 +157,7 @@ class GroupCommit:
                 session.close()
             raise
         session.close()
+        writer.committed(results)
         return results
 
 

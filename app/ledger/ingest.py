@@ -16,8 +16,9 @@ transaction:
    (:mod:`app.ledger.rollups`). With a price cache the statement writes nothing unless the price epoch
    (`app.models.price_epoch`) is still the one the calls were priced at; they are then priced
    again with fresh prices;
-5. hands the calls it stored to the after-write hook (:mod:`app.ledger.after_write`), and
-   returns, in input order, each call's stored row and whether it was a duplicate.
+5. returns, in input order, each call's stored row and whether it was a duplicate; once the
+   owner of the transaction has committed, :meth:`Ledger.committed` hands the calls stored to
+   the after-write hook (:mod:`app.ledger.after_write`).
 
 Nothing is committed here: the request or command that owns the transaction commits.
 """
@@ -131,7 +132,6 @@ class Ledger:
         for index, row, call_id in zip(fresh, rows, ids, strict=True):
             if row["request_id"] is None or call_id in won:
                 stored[index] = CallRecord.from_values(row | {"id": call_id}, recorded_at)
-        self._after_write([stored[index] for index in sorted(stored)])
         earlier = self._earlier({(calls[i].company_id, calls[i].request_id): i for i in fresh if i not in stored})
 
         results = []
@@ -142,6 +142,12 @@ class Ledger:
             else:
                 results.append(IngestResult(earlier[first], duplicate=True))
         return results
+
+    def committed(self, results: Sequence[IngestResult]) -> None:
+        """Hand the calls `results` stored (not the duplicates) to the after-write hook; the owner of
+        the transaction calls this once it has committed (no lock held while the hook runs, and
+        nothing announced that a rollback then undid)."""
+        self._after_write([result.call for result in results if not result.duplicate])
 
     def _price_and_write(self, calls: list[NewCall]) -> tuple[list[dict[str, Any]], list[int], list[int], datetime]:
         """Price the calls and run the ingest statement: (rows, call ids, ids whose key was won,
