@@ -9,6 +9,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from app import db
+from app.api.json_provider import FastJSONProvider
 from app.config import Settings
 from app.ledger.group_commit import GroupCommit
 from app.pricing import PriceCache
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
     )
+    app.json = FastJSONProvider(app)
     app.json.sort_keys = False
     _configure_logging()
     database = database or db.Database.from_url(settings.database_url)
