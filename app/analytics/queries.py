@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.analytics.spans import Span
-from app.ledger.rollup_tables import DAY, Rollup
+from app.ledger.rollup_tables import DAY, Rollup, at_grain
 
 # The measures every source carries, and how a part sums them.
 _SUMS = ("coalesce(sum(cost), 0) AS cost, coalesce(sum(tokens), 0)::bigint AS tokens, "
@@ -84,11 +84,11 @@ class Query:
             selects.append(
                 f"SELECT {''.join(k + ', ' for k in keys)}{sign}total_cost AS cost, {sign}total_tokens AS tokens, "
                 f"{sign}calls AS calls, {sign}failed_calls AS failures, {sign}unpriced_calls AS unpriced "
-                f"FROM {rollup.table(span.grain)} WHERE {' AND '.join(conditions) or 'true'}")
+                f"FROM {at_grain(rollup, span.grain).table(span.grain)} WHERE {' AND '.join(conditions) or 'true'}")
         if not selects:  # an empty period
             selects.append(f"SELECT {''.join(c + ', ' for c in columns)}total_cost AS cost, total_tokens AS tokens, "
                            f"calls, failed_calls AS failures, unpriced_calls AS unpriced "
-                           f"FROM {rollup.table(DAY)} WHERE false")
+                           f"FROM {at_grain(rollup, DAY).table(DAY)} WHERE false")
         self._ctes.append(f"{name} AS ({' UNION ALL '.join(selects)})")
         return name
 

@@ -181,7 +181,7 @@ class Ledger:
                     for position, row in enumerate(rows):
                         copy.write_row([*(row[name] for name in COLUMNS[:-1]), Jsonb(row["metadata"]), position])
                 result = cursor.execute(INGEST_STAGED_SQL, [epoch]).fetchone()
-                cursor.execute(f"DELETE FROM {STAGING}")
+                cursor.execute(f"TRUNCATE {STAGING}")
                 return result
             if len(rows) == 1:
                 [row] = rows

@@ -15,7 +15,7 @@ model          provider, model            by model and by provider; totals of on
 endpoint       endpoint                   by endpoint
 assistant      assistant, provider, model by assistant (with its latest name); an assistant by model,
                                           a model by assistant
-user           user                       by user
+user           user                       by user (month rows only: its days are user_model's)
 user_model     user, provider, model      one user by model; a model by user
 assistant_user assistant, user           an assistant by user
 dimension      dimension, value           by a metadata key an operator promoted (project, team …)
@@ -142,12 +142,22 @@ COMPANY = Rollup("company", (), grains=(HOUR, DAY, MONTH))
 MODEL = Rollup("model", ("provider", "model"))
 ENDPOINT = Rollup("endpoint", ("endpoint",))
 ASSISTANT = Rollup("assistant", ("assistant_id", "provider", "model"), indexed=("assistant_id",))
-USER = Rollup("user", ("user_id",), indexed=("user_id",), measures=TOTALS)
+# Users at month grain only: the days at the edges of a range come from user_model (every write
+# would otherwise upsert one more row per user it touches).
+USER = Rollup("user", ("user_id",), grains=(MONTH,), indexed=("user_id",), measures=TOTALS)
 USER_MODEL = Rollup("user_model", ("user_id", "provider", "model"), indexed=("user_id", "model"), measures=TOTALS)
 ASSISTANT_USER = Rollup("assistant_user", ("assistant_id", "user_id"), indexed=("assistant_id",), measures=TOTALS)
 PROMOTED = Rollup("dimension", ("dimension", "value"), measures=TOTALS)
 # Smallest first: analytics answers from the first that has every dimension a question needs.
 ROLLUPS: tuple[Rollup, ...] = (COMPANY, MODEL, ENDPOINT, ASSISTANT, USER, USER_MODEL, ASSISTANT_USER, PROMOTED)
+
+
+def at_grain(rollup: Rollup, grain: Grain) -> Rollup:
+    """`rollup`, or where it has no table of `grain`, the smallest rollup with its dimensions that
+    has one (user days are read from user_model)."""
+    if rollup.has(grain):
+        return rollup
+    return next(other for other in ROLLUPS if other.has(grain) and other.covers(set(rollup.dimensions)))
 
 
 def rollup_tables() -> list[str]:

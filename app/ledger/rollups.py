@@ -29,7 +29,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.ledger.rollup_tables import (  # noqa: F401 (rollup_tables: re-exported for maintenance tools)
-    COST_SUMS, DAY, DIMENSIONS, HOUR, MEASURES, MONTH, PROMOTED_SOURCE, ROLLUPS, Grain, Rollup, rollup_tables)
+    COST_SUMS, DAY, DIMENSIONS, HOUR, MEASURES, MONTH, PROMOTED_SOURCE, ROLLUPS, Grain, Rollup, at_grain,
+    rollup_tables)
 from app.token_types import TOKEN_SUMS
 
 # Rollup measure → the aggregate of the call log's rows that feeds it.
@@ -179,13 +180,15 @@ def rebuild(session: Session, first_day: date | None = None, last_day: date | No
     # Writers wait until this transaction ends: each table's recount and their additions never mix.
     session.execute(text(f"LOCK TABLE {', '.join(rollup_tables())} IN SHARE ROW EXCLUSIVE MODE"))
     rows: dict[str, int] = {}
+    for rollup, grain in grains():  # days and hours first: months are summed from days
+        if grain is MONTH:
+            continue
+        table = rollup.table(grain)
+        where = "day BETWEEN :first AND :last" if grain is DAY else "hour >= :start AND hour < :end"
+        session.execute(text(f"DELETE FROM {table} WHERE {where}"), bounds)
+        session.execute(text(upsert_sql(rollup, grain, raw)), bounds)
+        rows[table] = session.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), bounds).scalar_one()
     for rollup in ROLLUPS:
-        for grain in (g for g in rollup.grains if g is not MONTH):
-            table = rollup.table(grain)
-            where = "day BETWEEN :first AND :last" if grain is DAY else "hour >= :start AND hour < :end"
-            session.execute(text(f"DELETE FROM {table} WHERE {where}"), bounds)
-            session.execute(text(upsert_sql(rollup, grain, raw)), bounds)
-            rows[table] = session.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), bounds).scalar_one()
         if rollup.has(MONTH):
             table = rollup.table(MONTH)
             where = "month >= :first_month AND month < :end_month"
@@ -202,8 +205,9 @@ def months_from_days_sql(rollup: Rollup, where: str = "") -> str:
     name = ", assistant_name" if rollup.names_assistants else ""
     latest = (", (array_agg(assistant_name ORDER BY day DESC) FILTER (WHERE assistant_name IS NOT NULL))[1]"
               if rollup.names_assistants else "")
+    days = at_grain(rollup, DAY).table(DAY)  # user months from user_model days
     return (f"INSERT INTO {rollup.table(MONTH)} (month, {keys}{name}, {', '.join(rollup.measures)}) "
             f"SELECT (date_trunc('month', day))::date, {keys}{latest}, "
             f"{', '.join(f'sum({m})' for m in rollup.measures)} "
-            f"FROM {rollup.table(DAY)} WHERE day >= :first_month AND day < :end_month {where} "
+            f"FROM {days} WHERE day >= :first_month AND day < :end_month {where} "
             f"GROUP BY 1, {keys}")

@@ -48,7 +48,7 @@ ROLLUPS = {
     "model": (("provider", "model"), ("day", "month"), ()),
     "endpoint": (("endpoint",), ("day", "month"), ()),
     "assistant": (("assistant_id", "provider", "model"), ("day", "month"), ("assistant_id",)),
-    "user": (("user_id",), ("day", "month"), ("user_id",)),
+    "user": (("user_id",), ("month",), ("user_id",)),  # its days are user_model's
     "user_model": (("user_id", "provider", "model"), ("day", "month"), ("user_id", "model")),
     "assistant_user": (("assistant_id", "user_id"), ("day", "month"), ("assistant_id",)),
 }
@@ -117,20 +117,18 @@ def _fill_rollups() -> None:
               "JOIN canonical_names n ON n.provider = d.provider AND n.model = d.model) AS d")
     for name, (dimensions, grains, _) in ROLLUPS.items():
         kept = TOTALS if name in SLIM else MEASURES
-        measures, sums = ", ".join(kept), ", ".join(f"sum({m})" for m in kept)
+        measures = ", ".join(kept)
         columns = ", ".join(("day", "company_id", *dimensions))
         selected = ", ".join(("day", "company_id", *({"provider": "c_provider", "model": "c_model"}.get(d, d)
                                                       for d in dimensions)))
         named = "assistant_id" in dimensions
-        op.execute(
-            f"INSERT INTO rollup_{name}_day ({columns}{', assistant_name' if named else ''}, {measures}) "
-            f"SELECT {selected}{', max(assistant_name)' if named else ''}, {old_sums(kept)} FROM {source} "
-            f"GROUP BY {selected}")
-        keys = ", ".join(("company_id", *dimensions))
-        op.execute(
-            f"INSERT INTO rollup_{name}_month (month, {keys}{', assistant_name' if named else ''}, {measures}) "
-            f"SELECT (date_trunc('month', day))::date, {keys}{', max(assistant_name)' if named else ''}, {sums} "
-            f"FROM rollup_{name}_day GROUP BY 1, {keys}")
+        for grain, bucket in (("day", "day"), ("month", "(date_trunc('month', day))::date")):
+            if grain not in grains:
+                continue
+            op.execute(
+                f"INSERT INTO rollup_{name}_{grain} ({grain}, {columns[5:]}{', assistant_name' if named else ''}, "
+                f"{measures}) SELECT {bucket}, {selected[5:]}{', max(assistant_name)' if named else ''}, "
+                f"{old_sums(kept)} FROM {source} GROUP BY 1, {selected[5:]}")
     # Hours: from the raw calls where they are kept, before that from the old hourly rollup (which
     # did not count failures).
     measures = ", ".join(MEASURES)
