@@ -60,8 +60,7 @@ COLUMNS = ("timestamp", "company_id", "user_id", "assistant_id", "assistant_name
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in COLUMNS)
 _STAGED = ", ".join(f'"{name}"' for name in ("id", *COLUMNS))
 _RETURNED = ", ".join(f'"{name}"' for name in rollups.SOURCE_COLUMNS)
-_ROLLED = ",\n".join(f"rolled_{rollup.table(grain)} AS ({rollups.upsert_sql(rollup, grain, 'ins')})"
-                     for rollup, grain in rollups.grains())
+_ROLLED = ",\n".join(rollups.ingest_ctes("ins"))
 # `ord` is the call's position in the batch. `staged` draws ids only if the price epoch ($1) is
 # still the one the calls were priced at (NULL: not checked); otherwise it is empty, nothing is
 # written, and the first column comes back NULL. Statements are run by a psycopg RawCursor

@@ -79,6 +79,64 @@ def upsert_sql(rollup: Rollup, grain: Grain, source: str, where: str = "") -> st
     )
 
 
+# Coarser grains summed from finer ones in the ingest statement: hours → days → months.
+_FINER = {DAY: HOUR, MONTH: DAY}
+_COARSER = {DAY: "(timezone('UTC', hour))::date", MONTH: "(date_trunc('month', day))::date"}
+LATEST_NAME_OF_BUCKETS = ("(array_agg(assistant_name ORDER BY {bucket} DESC) "
+                          "FILTER (WHERE assistant_name IS NOT NULL))[1]")
+
+
+def ingest_ctes(source: str) -> list[str]:
+    """Named CTEs that add the calls of `source` (the rows an insert returned) to every rollup
+    table. Each rollup's calls are summed once from the source at its finest grain; coarser
+    grains are summed from those sums (a month from its days, a day from its hours), and where a
+    rollup has no table at the finer grain, from the sums of the smallest rollup that has one
+    (user months from user_model days). Each sum is then added to its table in key order."""
+    ctes: list[str] = []
+    summed: dict[tuple[str, str], str] = {}  # (rollup, grain) → the CTE of its sums
+
+    def sums_of(rollup: Rollup, grain: Grain) -> str:
+        if (rollup.name, grain.name) in summed:
+            return summed[(rollup.name, grain.name)]
+        name = f"sum_{rollup.name}_{grain.name}"
+        keys = ", ".join(rollup.key)
+        finer = _FINER.get(grain)
+        if finer is not None and any(r.has(finer) and r.covers(set(rollup.dimensions)) for r in ROLLUPS):
+            lower = at_grain(rollup, finer)
+            assert set(rollup.measures) <= set(lower.measures), (rollup.name, lower.name)
+            sums = [f"sum({m}) AS {m}" for m in rollup.measures]
+            if rollup.names_assistants:
+                sums.append(LATEST_NAME_OF_BUCKETS.format(bucket=finer.name) + " AS assistant_name")
+            ctes.append(f"{name} AS (SELECT {_COARSER[grain]} AS {grain.name}, {keys}, {', '.join(sums)} "
+                        f"FROM {sums_of(lower, finer)} GROUP BY 1, {keys})")
+        else:
+            measures = ({column: AGGREGATES[column] for column in rollup.measures}
+                        | ({"assistant_name": LATEST_NAME} if rollup.names_assistants else {}))
+            ctes.append(f"{name} AS (SELECT {grain.sql} AS {grain.name}, "
+                        f"{', '.join(f'{source_of(k)} AS {k}' for k in rollup.key)}, "
+                        f"{', '.join(f'{sql} AS {column}' for column, sql in measures.items())} "
+                        f"FROM {source} {PROMOTED_SOURCE if rollup.promoted else ''} "
+                        f"GROUP BY 1, {', '.join(str(n) for n in range(2, len(rollup.key) + 2))})")
+        summed[(rollup.name, grain.name)] = name
+        return name
+
+    for rollup, grain in grains():
+        ctes.append(f"added_{rollup.table(grain)} AS ({_add_sql(rollup, grain, sums_of(rollup, grain))})")
+    return ctes
+
+
+def _add_sql(rollup: Rollup, grain: Grain, sums: str) -> str:
+    """Add the rows of `sums` (bucket, key, measures[, name]) to one rollup table, in key order."""
+    table = rollup.table(grain)
+    columns = [grain.name, *rollup.key, *rollup.measures, *(["assistant_name"] if rollup.names_assistants else [])]
+    positions = ", ".join(str(n) for n in range(1, len(rollup.key) + 2))
+    updates = [f"{m} = {table}.{m} + EXCLUDED.{m}" for m in rollup.measures]
+    if rollup.names_assistants:
+        updates.append(f"assistant_name = coalesce(EXCLUDED.assistant_name, {table}.assistant_name)")
+    return (f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {sums} "
+            f"ORDER BY {positions} ON CONFLICT ON CONSTRAINT uq_{table}_key DO UPDATE SET {', '.join(updates)}")
+
+
 def bucket_of(grain: Grain, moment: datetime) -> date | datetime:
     moment = moment.astimezone(UTC)
     if grain is HOUR:
