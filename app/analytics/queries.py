@@ -100,26 +100,43 @@ class Query:
     def ranked(self, part: str, source: str, key: str, *, top: int | None = None,
                window: tuple[int, int] | None = None, order: str = "cost") -> None:
         """Sums per `key` (a column of `source`), ranked by `order`: the `top` first, or the ranks
-        of `window` (offset, limit), or every key; plus the ``<part>:all`` row."""
+        of `window` (offset, limit), or every key; plus the ``<part>:all`` row.
+
+        With a top or a page, keys are ranked on what the order needs alone (cost and calls, and
+        tokens when ranked by tokens), and only the chosen keys are summed in full: most keys of a
+        breakdown by user never leave the database, so summing their other measures is wasted."""
         number = len(self._ctes)
-        grouped = f"g{number}"
+        grouped, chosen, details = f"g{number}", f"c{number}", f"d{number}"
         ranking = ", ".join(dict.fromkeys([ORDERS[order], *([] if order == "key" else _TIES.split(", "))]))
-        self._ctes.append(f"{grouped} AS MATERIALIZED (SELECT {key}::text AS key, {_SUMS} FROM {source} GROUP BY 1 "
-                          f"HAVING sum(calls) <> 0)")
         offset, limit = window if window is not None else (0, top)
-        chosen = f"SELECT * FROM {grouped} ORDER BY {ranking}"
+        label, everything = self.bind(part), self.bind(part + ":all")
+        if limit is None:  # every key: one grouping with every sum
+            self._ctes.append(f"{grouped} AS MATERIALIZED (SELECT {key}::text AS key, {_SUMS} FROM {source} "
+                              f"GROUP BY 1 HAVING sum(calls) <> 0)")
+            self._parts.append(f"SELECT CAST({label} AS text), key, cost, tokens, calls, failures, unpriced, "
+                               f"row_number() OVER (ORDER BY {ranking}) FROM {grouped}")
+            self._parts.append(f"SELECT CAST({everything} AS text), NULL, coalesce(sum(cost), 0), "
+                               f"coalesce(sum(tokens), 0)::bigint, coalesce(sum(calls), 0)::bigint, "
+                               f"coalesce(sum(failures), 0)::bigint, coalesce(sum(unpriced), 0)::bigint, count(*) "
+                               f"FROM {grouped}")
+            return
+        tokens = ", coalesce(sum(tokens), 0)::bigint AS tokens" if order == "tokens" else ""
+        self._ctes.append(f"{grouped} AS MATERIALIZED (SELECT {key}::text AS key, coalesce(sum(cost), 0) AS cost, "
+                          f"coalesce(sum(calls), 0)::bigint AS calls{tokens} FROM {source} GROUP BY 1 "
+                          f"HAVING sum(calls) <> 0)")
+        page = f"SELECT * FROM {grouped} ORDER BY {ranking}"
         if offset:
-            chosen += f" OFFSET {self.bind(offset)}"
-        if limit is not None:
-            chosen += f" LIMIT {self.bind(limit)}"
-        label = self.bind(part)
-        self._parts.append(f"SELECT CAST({label} AS text), key, cost, tokens, calls, failures, unpriced, "
-                           f"CAST({self.bind(offset)} AS bigint) + row_number() OVER (ORDER BY {ranking}) "
-                           f"FROM ({chosen}) AS chosen")
-        self._parts.append(f"SELECT CAST({self.bind(part + ':all')} AS text), NULL, coalesce(sum(cost), 0), "
-                           f"coalesce(sum(tokens), 0)::bigint, coalesce(sum(calls), 0)::bigint, "
-                           f"coalesce(sum(failures), 0)::bigint, coalesce(sum(unpriced), 0)::bigint, count(*) "
-                           f"FROM {grouped}")
+            page += f" OFFSET {self.bind(offset)}"
+        page += f" LIMIT {self.bind(limit)}"
+        self._ctes.append(f"{chosen} AS MATERIALIZED (SELECT key, CAST({self.bind(offset)} AS bigint) "
+                          f"+ row_number() OVER (ORDER BY {ranking}) AS rank FROM ({page}) AS page)")
+        self._ctes.append(f"{details} AS (SELECT {key}::text AS key, {_SUMS} FROM {source} "
+                          f"WHERE {key}::text IN (SELECT key FROM {chosen} WHERE key IS NOT NULL) "
+                          f"OR ({key} IS NULL AND EXISTS (SELECT FROM {chosen} WHERE key IS NULL)) GROUP BY 1)")
+        self._parts.append(f"SELECT CAST({label} AS text), c.key, d.cost, d.tokens, d.calls, d.failures, d.unpriced, "
+                           f"c.rank FROM {chosen} c JOIN {details} d ON d.key IS NOT DISTINCT FROM c.key")
+        self._parts.append(f"SELECT CAST({everything} AS text), NULL, {_SUMS}, (SELECT count(*) FROM {grouped}) "
+                           f"FROM {source}")
 
     def sql(self) -> str:
         return f"WITH {', '.join(self._ctes)} " + " UNION ALL ".join(self._parts)
