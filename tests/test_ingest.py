@@ -155,6 +155,8 @@ def test_retry_with_same_request_id_is_stored_once(client, session, ingest_path)
     assert retry.json["duplicate"] is True
     assert retry.json["id"] == first.json["id"]
     assert retry.json["inputTokens"] == 1000  # the original, not the retry's body
+    assert retry.json["differs"] == ["inputTokens"]  # flagged, not silently merged
+    assert first.json["differs"] == []
     assert count_calls(session) == 1
     assert session.scalar(select(func.count()).select_from(CallRequestKey)) == 1
 
@@ -183,6 +185,36 @@ def test_batch_retries_count_once_within_and_across_batches(client, session, ing
     assert again.json["calls"][0]["id"] == first.json["calls"][1]["id"]
     assert again.json["calls"][1]["id"] == again.json["calls"][2]["id"]
     assert count_calls(session) == 4
+
+
+def test_an_identical_retry_differs_in_nothing_and_a_changed_one_names_each_field(client, caplog):
+    client.post("/api/calls", json=call(requestId="r", metadata={"a": 1}))
+    same = client.post("/api/calls", json=call(requestId="r", metadata={"a": 1}))
+    assert same.status_code == 200 and same.json["differs"] == []
+    with caplog.at_level(logging.WARNING, logger="app.ledger"):
+        changed = client.post("/api/calls", json=call(requestId="r", timestamp="2026-03-05T11:00:00+00:00",
+                                                      userId="someone-else", success=False, metadata={"a": 2}))
+    assert changed.status_code == 200
+    assert changed.json["differs"] == ["timestamp", "success", "userId", "metadata"]
+    assert changed.json["userId"] == "user_1"  # the stored call is kept
+    assert [r for r in caplog.records if "differs from the stored call" in r.message]
+
+
+def test_a_retried_batch_of_the_maximum_size_is_answered_as_duplicates(client, session):
+    calls = [call(requestId=f"req-{i}", userId=f"u{i % 97}") for i in range(10_000)]
+    first = client.post("/api/calls/batch", json={"calls": calls})
+    assert first.status_code == 200 and first.json["stored"] == 10_000
+    # A retry of every call, and one of some calls beside new ones: never a 503 (the look-up of the
+    # calls stored before once built an IN list PostgreSQL refused with "stack depth limit exceeded").
+    again = client.post("/api/calls/batch", json={"calls": calls})
+    assert again.status_code == 200, again.json
+    assert again.json["duplicates"] == 10_000 and again.json["stored"] == 0
+    assert [c["id"] for c in again.json["calls"]] == [c["id"] for c in first.json["calls"]]
+    assert not any(c["differs"] for c in again.json["calls"])
+    mixed = calls[:5_000] + [call(requestId=f"new-{i}") for i in range(5_000)]
+    partly = client.post("/api/calls/batch", json={"calls": mixed})
+    assert partly.status_code == 200 and partly.json["duplicates"] == partly.json["stored"] == 5_000
+    assert count_calls(session) == 15_000
 
 
 # --- batch -------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ Nothing is committed here: the request or command that owns the transaction comm
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import select, tuple_
+from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -42,8 +43,10 @@ from app.models import CallRequestKey, LlmCall
 from app.pricing import PriceBook, PriceCache, PricesChanged
 from app.pricing.catalog import canonical
 from app.pricing.usage import usage_of
-from app.records import CallRecord, IngestResult, NewCall
+from app.records import CallRecord, IngestResult, NewCall, differences
 from app.token_types import TOKEN_NAMES, TOTAL_TOKENS
+
+log = logging.getLogger(__name__)
 
 STAGING = "llm_call_staging"
 # Batches of more calls than this are COPYed into the staging table; smaller ones travel in the
@@ -115,6 +118,7 @@ class Ledger:
         if not calls:
             return []
         now = self._clock()
+        sent = calls
         calls = [call if call.timestamp else replace(call, timestamp=now) for call in calls]
 
         # Retries within the batch resolve to the first call with the same key.
@@ -136,10 +140,16 @@ class Ledger:
         results = []
         for index in range(len(calls)):
             first = owner[index]
-            if first in stored:
-                results.append(IngestResult(stored[first], duplicate=first != index))
-            else:
-                results.append(IngestResult(earlier[first], duplicate=True))
+            if first in stored and first == index:
+                results.append(IngestResult(stored[first], duplicate=False))
+                continue
+            original = stored[first] if first in stored else earlier[first]
+            differs = differences(sent[index], original)
+            if differs:
+                log.warning("Retry of call %s (company %r, requestId %r) differs from the stored call in %s; "
+                            "the stored call is kept", original.id, original.company_id, original.request_id,
+                            ", ".join(differs))
+            results.append(IngestResult(original, duplicate=True, differs=differs))
         return results
 
     def committed(self, results: Sequence[IngestResult]) -> None:
@@ -194,10 +204,18 @@ class Ledger:
         """The calls stored before under keys this batch lost, by the index of the call that lost."""
         if not lost:
             return {}
+        # The keys travel as two arrays (one parameter each, whatever their number: a list of
+        # 10,000 (company, requestId) pairs in an IN clause overflows PostgreSQL's parser stack).
+        companies, requests = zip(*lost, strict=True)
+        texts = postgresql.ARRAY(Text)
+        wanted = func.unnest(bindparam("companies", list(companies), type_=texts),
+                             bindparam("requests", list(requests), type_=texts)).table_valued(
+            "company_id", "request_id").render_derived(name="wanted")
         rows = self._session.execute(
             select(CallRequestKey.company_id, CallRequestKey.request_id, LlmCall)
+            .join(wanted, (wanted.c.company_id == CallRequestKey.company_id)
+                  & (wanted.c.request_id == CallRequestKey.request_id))
             .join(LlmCall, (LlmCall.id == CallRequestKey.call_id) & (LlmCall.timestamp == CallRequestKey.call_timestamp))
-            .where(tuple_(CallRequestKey.company_id, CallRequestKey.request_id).in_(list(lost)))
         )
         return {lost[(company, request)]: CallRecord.from_row(call) for company, request, call in rows}
 

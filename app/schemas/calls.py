@@ -110,6 +110,9 @@ class CallBatchInSchema(Schema):
 class CallOutSchema(_TokenFieldsOut):
     id = fields.Integer()
     duplicate = fields.Boolean(metadata={"description": "True when this was a retry of a call stored before."})
+    differs = fields.List(fields.String(), metadata={
+        "description": "On a retry: the fields in which it differs from the stored call (which is kept as it was, "
+                       "and the difference logged); empty when it is the same call."})
     provider = fields.String()
     model = fields.String()
     total_tokens = fields.Integer(data_key="totalTokens")
