@@ -335,3 +335,26 @@ def test_an_unreachable_database_is_a_503_that_names_the_retry():
     for answer in (single, batch, summary):
         assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
         assert answer.json["code"] == 503 and "retry" in answer.json["message"].lower()
+
+
+def test_only_an_outage_is_called_one(engine):
+    """An error PostgreSQL answers for the statement itself is not an outage (a retry would fail the
+    same way for ever); a lost or refused connection, a shutdown or a cancelled statement is."""
+    import psycopg
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from app.db import is_outage
+    from app.embedded_pg import free_port
+
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere", connect_timeout=2)
+    assert is_outage(refused.value)
+    with engine.connect() as conn, pytest.raises(DBAPIError) as too_deep:
+        conn.execute(text("SET LOCAL max_stack_depth = '100kB'"))
+        conn.execute(text("SELECT 1" + " + 1" * 100_000))
+    assert getattr(too_deep.value.orig, "sqlstate", None) == "54001" and not is_outage(too_deep.value)
+    with engine.connect() as conn, pytest.raises(DBAPIError) as cancelled:
+        conn.execute(text("SET LOCAL statement_timeout = 1"))
+        conn.execute(text("SELECT pg_sleep(1)"))
+    assert is_outage(cancelled.value)

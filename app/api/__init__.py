@@ -12,7 +12,7 @@ from flask_smorest import Blueprint as _SmorestBlueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
-from app.db import DATABASE_UNAVAILABLE
+from app.db import DATABASE_UNAVAILABLE, is_outage
 
 
 class _Parser(FlaskParser):
@@ -48,6 +48,12 @@ def register_errors(app: flask.Flask) -> None:
 
 
 def _database_unavailable(exc: Exception) -> tuple[dict[str, Any], int, dict[str, str]]:
+    if not is_outage(exc):
+        # The database refused the statement: a fault of ours, not an outage a retry would outlast.
+        log.exception("Database error, answered 500")
+        return ({"code": 500, "status": "Internal Server Error",
+                 "message": "The database refused this request's statement; it was not stored or changed. "
+                            "This is a fault of the ledger: it is logged, and retrying will not help."}, 500, {})
     log.error("Database unavailable, answered 503: %s", exc)
     return ({"code": 503, "status": "Service Unavailable",
              "message": "The database is unavailable; try again. A retry with the same requestId is stored at "

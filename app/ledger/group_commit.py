@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 
 from app.ledger import ingest as ledger
-from app.db import DATABASE_UNAVAILABLE, Database
+from app.db import Database, is_outage
 from app.pricing import PriceCache
 from app.records import IngestResult, NewCall
 
@@ -165,4 +165,4 @@ def _not_the_calls_fault(exc: BaseException) -> bool:
     """The connection or the database failed (lost connection, shutdown, cancelled statement),
     not a call's data: writing the calls one by one would not help — and a call without a
     requestId could be stored twice if the lost statement had committed."""
-    return isinstance(exc, DATABASE_UNAVAILABLE)
+    return is_outage(exc)
