@@ -12,6 +12,7 @@ from flask_smorest import Blueprint as _SmorestBlueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from app.api.guards import check_json_text, register_guards
 from app.db import DATABASE_UNAVAILABLE, is_outage
 
 
@@ -19,15 +20,24 @@ class _Parser(FlaskParser):
     # Bad input is the client's error: 400 with every bad field named (webargs defaults to 422).
     DEFAULT_VALIDATION_STATUS = 400
 
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        raw = req.get_data(cache=True)
+        # Undecodable bytes and bad JSON both raise errors webargs answers with 400 "Invalid JSON body."
+        parsed = self._parse_json(raw.decode("utf-8"))
+        check_json_text(raw, parsed)  # 400 for text PostgreSQL cannot store (NUL, lone surrogates)
+        return parsed
+
+    def _parse_json(self, text: str) -> Any:
+        return json.loads(text)
+
 
 class _ExactParser(_Parser):
     """Loads JSON numbers with a fraction or exponent as `Decimal`, digit for digit as sent."""
 
-    def _raw_load_json(self, req: flask.Request) -> Any:
-        if not is_json_request(req):
-            return core.missing
-        # Undecodable bytes and bad JSON both raise errors webargs answers with 400 "Invalid JSON body."
-        return json.loads(req.get_data(cache=True).decode("utf-8"), parse_float=Decimal)
+    def _parse_json(self, text: str) -> Any:
+        return json.loads(text, parse_float=Decimal)
 
 
 class Blueprint(_SmorestBlueprint):
@@ -43,6 +53,7 @@ class ExactNumbersBlueprint(Blueprint):
 log = logging.getLogger(__name__)
 
 def register_errors(app: flask.Flask) -> None:
+    register_guards(app)
     for error in DATABASE_UNAVAILABLE:
         app.register_error_handler(error, _database_unavailable)
 
