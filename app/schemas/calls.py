@@ -7,13 +7,14 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from app.bounds import YEARS
 from app.config import MAX_BATCH_CALLS
 from app.pricing import native
 from app.pricing.usage import TokenUsage
 from app.records import NewCall
 from app.token_types import TOKEN_TYPES
 from app.schemas.fast_load import FastList, FastLoad
-from app.schemas.fields import MAX_TOKENS, Money, StrictBoolean, StrictInteger, Text, TokenCount
+from app.schemas.fields import MAX_TOKENS, Moment, Money, StrictBoolean, StrictInteger, Text, TokenCount
 
 # Clocks drift; a call stamped further ahead than this is a client bug, not a real call.
 MAX_FUTURE_SKEW = timedelta(hours=1)
@@ -54,8 +55,8 @@ class CallInSchema(_TokenFieldsIn):
     company_id = Text(200, load_default=DEFAULT_COMPANY, data_key="companyId")
     assistant_id = Text(200, allow_none=True, load_default=None, data_key="assistantId")
     assistant_name = Text(200, allow_none=True, load_default=None, data_key="assistantName")
-    timestamp = fields.AwareDateTime(format="iso", allow_none=True, load_default=None,
-                                     metadata={"description": "ISO 8601 with offset; defaults to the time of ingest."})
+    timestamp = Moment(format="iso", allow_none=True, load_default=None, metadata={
+        "description": f"ISO 8601 with offset, within {YEARS}; defaults to the time of ingest."})
     request_id = Text(200, allow_none=True, load_default=None, data_key="requestId",
                       metadata={"description": "Idempotency key: a retry with the same key (per company) is stored once."})
     metadata = fields.Dict(keys=fields.String(), load_default=dict)

@@ -9,6 +9,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
+from app.bounds import day_problem, moment_problem
 from app.db import money_problem
 
 MAX_TOKENS = 10**12
@@ -75,7 +76,29 @@ class Instant(fields.Field):
         if moment.tzinfo is None:
             raise ValidationError("A datetime needs a UTC offset (e.g. 2026-03-01T09:30:00+00:00); "
                                   "a bare date means 00:00 UTC.")
+        if problem := moment_problem(moment):  # compared before converting: year 1 at +05:00 has no UTC
+            raise ValidationError(problem)
         return moment.astimezone(UTC)
+
+
+class Day(fields.Date):
+    """A date (``YYYY-MM-DD``) within the years the ledger holds (app.bounds)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if problem := day_problem(day):
+            raise ValidationError(problem)
+        return day
+
+
+class Moment(fields.AwareDateTime):
+    """An ISO datetime with a UTC offset within the years the ledger holds (app.bounds)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if problem := moment_problem(moment):
+            raise ValidationError(problem)
+        return moment
 
 
 class StrictBoolean(fields.Boolean):
