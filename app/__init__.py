@@ -12,6 +12,7 @@ from app import db
 from app.api.json_provider import FastJSONProvider
 from app.config import Settings
 from app.ledger.group_commit import GroupCommit
+from app.partitions import PartitionKeeper
 from app.pricing import PriceCache
 
 
@@ -34,7 +35,11 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     database = database or db.Database.from_url(settings.database_url)
     db.init_app(app, database)
     app.extensions["ledger_prices"] = prices = PriceCache()  # this process's prices, checked at each write
-    app.extensions["ledger_group_commit"] = GroupCommit(database, prices)  # single calls, written together
+    # The months a write needs, made before it arrives (app.partitions).
+    app.extensions["ledger_partitions"] = keeper = PartitionKeeper(database.session_factory,
+                                                                   months_ahead=settings.partitions_ahead)
+    # Single calls, written together.
+    app.extensions["ledger_group_commit"] = GroupCommit(database, prices, partitions=keeper)
 
     from app.api import analytics, health, ingest, prices, register_errors
 

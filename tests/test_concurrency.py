@@ -19,7 +19,7 @@ from bench.server import gunicorn as serve
 from app.ledger import Ledger
 from app.models import LlmCall
 from app.records import NewCall
-from tests.committed import delete_company
+from tests.committed import delete_company, partitions_restored
 from tests.rollups import rollup_differences
 
 COMPANY = "concurrency-test"
@@ -27,8 +27,9 @@ COMPANY = "concurrency-test"
 
 @pytest.fixture
 def cleanup(engine):
-    yield
-    delete_company(engine, COMPANY)
+    with partitions_restored(engine):
+        yield
+        delete_company(engine, COMPANY)
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ bp = Blueprint("ingest", __name__, url_prefix="/api/calls", description="Record 
 
 
 def _ledger() -> Ledger:
-    return Ledger(get_session(), prices=current_app.extensions["ledger_prices"])
+    return Ledger(get_session(), prices=current_app.extensions["ledger_prices"],
+                  partitions=current_app.extensions["ledger_partitions"])
 
 
 def _view(result: IngestResult) -> dict[str, Any]:

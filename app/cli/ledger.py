@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import click
+from flask import current_app
 
 from app.cli.common import DAY, costs, logger_level, num
 from app.db import get_session
@@ -68,7 +69,8 @@ def demo(count: int, days: int, seed: int) -> None:
     with logger_level("app.ledger", logging.ERROR), click.progressbar(
         length=count, label="Recording demo calls", file=sys.stderr
     ) as bar:
-        for batch in record_demo(session, DemoTraffic(count, days=days, seed=seed)):
+        for batch in record_demo(session, DemoTraffic(count, days=days, seed=seed),
+                                 partitions=current_app.extensions["ledger_partitions"]):
             session.commit()
             summary = summary.plus(batch)
             bar.update(batch.stored + batch.duplicates)

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from app.ledger import rollups
 from app.ledger.after_write import AfterWrite, log_calls
 from app.models import CallRequestKey, LlmCall
+from app.partitions import PartitionKeeper
 from app.pricing import PriceBook, PriceCache, PricesChanged
 from app.pricing.catalog import canonical
 from app.pricing.usage import usage_of
@@ -108,9 +109,11 @@ def utc_now() -> datetime:
 
 class Ledger:
     def __init__(self, session: Session, *, prices: PriceCache | None = None,
+                 partitions: PartitionKeeper | None = None,
                  clock: Callable[[], datetime] = utc_now, after_write: AfterWrite = log_calls) -> None:
         self._session = session
         self._prices = prices
+        self._partitions = partitions
         self._clock = clock
         self._after_write = after_write
 
@@ -120,6 +123,8 @@ class Ledger:
         now = self._clock()
         sent = calls
         calls = [call if call.timestamp else replace(call, timestamp=now) for call in calls]
+        if self._partitions is not None:  # the months these calls need, before they arrive
+            self._partitions.ensure(call.timestamp for call in calls)
 
         # Retries within the batch resolve to the first call with the same key.
         owner = list(range(len(calls)))
