@@ -68,7 +68,8 @@ CallRecord = make_dataclass("CallRecord", [
     *[(name, kind) for name, kind, _ in _tokens(defaults=False)],
     ("total_tokens", int), ("service_tier", str),
     ("input_cost", Decimal | None), ("output_cost", Decimal | None), ("total_cost", Decimal | None),
-    ("price_id", int | None), ("duration_ms", int | None), ("success", bool), ("error", str | None),
+    ("price_id", int | None), ("unpriced_reason", str | None), ("duration_ms", int | None), ("success", bool),
+    ("error", str | None),
     ("request_id", str | None), ("metadata", dict[str, Any]),
 ], bases=(_CallRecord,), frozen=True, kw_only=True)
 

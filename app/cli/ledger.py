@@ -51,8 +51,8 @@ def reprice(since: datetime | None, until: datetime | None, model: str | None, c
     if result.unpriced:
         click.echo(f"  no longer priced: {result.unpriced:,} (no price in force at their time any more)")
     click.echo(f"  still unpriced:   {result.still_unpriced:,}")
-    for (provider, name), count in result.still_unpriced_by_model.items():
-        click.echo(f"    no price for {provider}/{name}: {count:,} calls")
+    for (provider, name, reason), count in result.still_unpriced_by_model.items():
+        click.echo(f"    {provider}/{name}: {count:,} calls ({reason})")
     click.echo(f"Cost of the range: ${num(result.old_total)} -> ${num(result.new_total)}")
 
 

@@ -59,7 +59,8 @@ PRICING_ATTEMPTS = 5
 # by the ingest statement (recorded_at comes from the database clock).
 COLUMNS = ("timestamp", "company_id", "user_id", "assistant_id", "assistant_name", "endpoint", "provider",
            "model", "canonical_provider", "canonical_model", *TOKEN_NAMES, TOTAL_TOKENS, "service_tier",
-           "input_cost", "output_cost", "total_cost", "price_id", "duration_ms", "success", "error_message",
+           "input_cost", "output_cost", "total_cost", "price_id", "unpriced_reason", "duration_ms", "success",
+           "error_message",
            "request_id", "metadata")
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in COLUMNS)
 _STAGED = ", ".join(f'"{name}"' for name in ("id", *COLUMNS))
@@ -248,6 +249,7 @@ def _row(call: NewCall, book: PriceBook) -> dict[str, Any]:
         "output_cost": cost.output_cost if cost else None,
         "total_cost": cost.total_cost if cost else None,
         "price_id": price.id if price else None,
+        "unpriced_reason": None if price else book.unpriced_reason(call),
         "duration_ms": call.duration_ms,
         "success": call.success,
         "error_message": call.error,

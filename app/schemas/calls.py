@@ -123,6 +123,9 @@ class CallOutSchema(_TokenFieldsOut):
     total_cost = Money(data_key="totalCost", allow_none=True)
     priced = fields.Boolean(metadata={"description": "False when no price was known; costs are null until repriced."})
     price_id = fields.Integer(data_key="priceId", allow_none=True)
+    unpriced_reason = fields.String(data_key="unpricedReason", allow_none=True, metadata={
+        "description": "Why the call has no price (no price for its model, tier and date; a price without a rate "
+                       "for the tokens used; a price the cost engine refused); null when priced."})
     duration_ms = fields.Integer(data_key="durationMs", allow_none=True)
     success = fields.Boolean()
     error = fields.String(allow_none=True)
