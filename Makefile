@@ -23,6 +23,8 @@ run: install
 	echo "database: $$DATABASE_URL"; \
 	$(BIN)/alembic upgrade head; \
 	$(BIN)/flask --app wsgi costs prices sync; \
+	echo "API key (local platform admin, kept in .ledger-key): $$($(BIN)/flask --app wsgi costs keys local)"; \
+	echo "  try: curl -H \"Authorization: Bearer \$$(cat .ledger-key)\" http://$(HOST):$(PORT)/api/costs/summary"; \
 	exec $(BIN)/gunicorn --config python:app.gunicorn_conf --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 ## Apply migrations only.

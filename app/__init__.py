@@ -42,8 +42,16 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     app.extensions["ledger_group_commit"] = GroupCommit(database, prices, partitions=keeper)
 
     from app.api import analytics, health, ingest, prices, register_errors
+    from app.auth import requests as auth_requests
+    from app.auth.keys import KeyRing
+
+    auth_requests.init_app(app, KeyRing(database.session_factory))  # before any handler: the caller's key
 
     api = Api(app, spec_kwargs=_spec_kwargs())
+    api.spec.components.security_scheme("apiKey", {
+        "type": "http", "scheme": "bearer",
+        "description": "An API key from `flask costs keys create`: scopes ingest, read, admin; bound to a company "
+                       "or spanning every company."})
     for blueprint in (ingest.bp, analytics.bp, prices.bp, health.bp):
         api.register_blueprint(blueprint)
     register_errors(app)
@@ -56,7 +64,10 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
 def _spec_kwargs() -> dict[str, Any]:
     return {"info": {"description": "Records every LLM API call and answers who spent what, on which model, when. "
-                                    "Money is an exact decimal string."}}
+                                    "Money is an exact decimal string. Every endpoint but /healthz and "
+                                    "/openapi.json needs `Authorization: Bearer <API key>` (401 without a valid "
+                                    "key, 403 outside its scopes or its company)."},
+            "security": [{"apiKey": []}]}
 
 
 def _configure_logging() -> None:

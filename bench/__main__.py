@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bench import cpu, dataset, load, measure
+from bench.client import use_platform_key
 from bench.config import BenchConfig, BenchConfigError
 from bench.cpu import CpuMeter, CpuUse
 from bench.database import fresh_database, make_engine, migrate, server_settings
@@ -142,6 +143,7 @@ def run(config: BenchConfig) -> Results:
         try:
             with phase(results.phases, "migrate + price catalog"):
                 migrate(engine)
+                use_platform_key(engine)
                 load.make_partitions(engine, traffic.start.date(), today)
             load_data(engine, traffic, config, results)
             with gunicorn(database.url, workers=config.workers, log_path=workdir / "gunicorn.log") as (host, port, pid):

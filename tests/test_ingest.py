@@ -328,6 +328,8 @@ def test_an_unreachable_database_is_a_503_that_names_the_retry():
 
     client = create_app(Settings(database_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere")
                         ).test_client()
+    # The key cannot be checked either: an outage, not a wrong key.
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer llm_00000000_notchecked"
     single = client.post("/api/calls", json={"provider": "openai", "model": "gpt-4o", "inputTokens": 1,
                                              "outputTokens": 1, "requestId": "unreachable"})
     batch = client.post("/api/calls/batch", json={"calls": [{"provider": "openai", "model": "gpt-4o",

@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, pre_dump, va
 from app.analytics import BREAKDOWN_KEYS, DEFAULT_TOP, MAX_TOP, SORTS, BreakdownPage, CallFilters, CallPage
 from app.schemas.calls import CallOutSchema
 from app.bounds import FIRST_DAY, MAX_OFFSET, offset_problem, span_problem
-from app.schemas.fields import Day, Money
+from app.schemas.fields import CompanyId, Day, Money
 
 DEFAULT_DAYS = 30
 
@@ -59,11 +59,11 @@ class PeriodQuery(DateRangeQuery):
 
 
 class CompanyPeriodQuery(PeriodQuery):
-    company_id = fields.String(data_key="companyId", load_default=None, validate=validate.Length(max=200))
+    company_id = CompanyId()
 
 
 class CompanyRangeQuery(DateRangeQuery):
-    company_id = fields.String(data_key="companyId", load_default=None, validate=validate.Length(max=200))
+    company_id = CompanyId()
 
 
 def _top() -> fields.Integer:
@@ -92,11 +92,11 @@ class DailyQuery(CompanyPeriodQuery):
 
 
 class CompanyOnlyQuery(Schema):
-    company_id = fields.String(data_key="companyId", load_default=None, validate=validate.Length(max=200))
+    company_id = CompanyId()
 
 
 class UserPeriodQuery(PeriodQuery):
-    company_id = fields.String(data_key="companyId", load_default=None, validate=validate.Length(max=200))
+    company_id = CompanyId()
 
 
 def _page() -> fields.Integer:

@@ -14,7 +14,7 @@ from app.pricing.usage import TokenUsage
 from app.records import NewCall
 from app.token_types import TOKEN_TYPES
 from app.schemas.fast_load import FastList, FastLoad
-from app.schemas.fields import MAX_TOKENS, Moment, Money, StrictBoolean, StrictInteger, Text, TokenCount
+from app.schemas.fields import MAX_TOKENS, CompanyId, Moment, Money, StrictBoolean, StrictInteger, Text, TokenCount
 
 # Clocks drift; a call stamped further ahead than this is a client bug, not a real call.
 MAX_FUTURE_SKEW = timedelta(hours=1)
@@ -52,7 +52,9 @@ class CallInSchema(_TokenFieldsIn):
     error = fields.String(validate=validate.Length(max=10_000), allow_none=True, load_default=None)
     user_id = Text(200, allow_none=True, load_default=None, data_key="userId")
     endpoint = Text(500, allow_none=True, load_default=None)
-    company_id = Text(200, load_default=DEFAULT_COMPANY, data_key="companyId")
+    company_id = CompanyId(default=DEFAULT_COMPANY, metadata={
+        "description": f"Default: the API key's company (`{DEFAULT_COMPANY}` for a key that spans every company); "
+                       "a key bound to a company may write only for it (403)."})
     assistant_id = Text(200, allow_none=True, load_default=None, data_key="assistantId")
     assistant_name = Text(200, allow_none=True, load_default=None, data_key="assistantName")
     timestamp = Moment(format="iso", allow_none=True, load_default=None, metadata={

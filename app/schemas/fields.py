@@ -8,7 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
+from marshmallow.utils import missing as missing_
 
+from app.auth import key_company, scoped_company
 from app.bounds import day_problem, moment_problem
 from app.db import money_problem
 
@@ -120,6 +122,21 @@ class StrictInteger(fields.Integer):
         if isinstance(value, bool):
             raise ValidationError("Not a valid integer.")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class CompanyId(fields.String):
+    """``companyId``, scoped by the request's API key (app.auth.scoped_company): a key bound to a
+    company acts on it only — omitted, the field is that company; another one (or null, meaning
+    every company) is a 403. For a platform key, or outside a request, the value as sent and
+    `default` when omitted."""
+
+    def __init__(self, *, default: str | None = None, allow_none: bool = False, **kwargs: Any) -> None:
+        super().__init__(data_key="companyId", allow_none=allow_none, validate=validate.Length(min=1, max=200),
+                         load_default=lambda: key_company() or default, **kwargs)
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        company = super().deserialize(value, attr, data, **kwargs)
+        return scoped_company(company, sent=value is not missing_)
 
 
 def TokenCount(**kwargs: Any) -> StrictInteger:  # noqa: N802 (a field factory reads like a type)
