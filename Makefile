@@ -7,7 +7,7 @@ PORT   ?= 8000
 # DATABASE_URL wins; otherwise the embedded cluster in ./.pgdata is started (made once).
 DB_URL = $${DATABASE_URL:-$$($(BIN)/python -m app.embedded_pg start)}
 
-.PHONY: install run migrate prices demo test bench bench-scaling check-migrations db-stop clean
+.PHONY: install run migrate prices demo test bench bench-scaling fuzz check-migrations db-stop clean
 
 install: $(VENV)/.installed
 
@@ -52,6 +52,12 @@ bench: install
 ## (1,000, 10,000, 50,000), one fresh database each, questions ours vs naive. See bench/scaling.py.
 bench-scaling: install
 	$(BIN)/python -m bench.scaling
+
+## Schemathesis against /openapi.json of a fresh, authenticated service for FUZZ_SECONDS (default 300):
+## no 5xx and every answer as documented. See bench/fuzz.py.
+fuzz: install
+	$(BIN)/pip install --quiet -e '.[fuzz]'
+	$(BIN)/python -m bench.fuzz
 
 db-stop:
 	@$(BIN)/python -m app.embedded_pg stop
