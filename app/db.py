@@ -132,5 +132,11 @@ def get_session() -> Session:
 
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()  # rolls back anything not committed by the owner of the unit of work
+    except DATABASE_UNAVAILABLE:
+        # The connection died with the request (the answer, a 503, is already made): discard it
+        # rather than fail the request a second time while cleaning up.
+        session.invalidate()
