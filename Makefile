@@ -7,7 +7,7 @@ PORT   ?= 8000
 # DATABASE_URL wins; otherwise the embedded cluster in ./.pgdata is started (made once).
 DB_URL = $${DATABASE_URL:-$$($(BIN)/python -m app.embedded_pg start)}
 
-.PHONY: install run migrate prices demo test bench bench-scaling fuzz check-migrations db-stop clean
+.PHONY: install run migrate prices demo test bench bench-scaling fuzz soak check-migrations db-stop clean
 
 install: $(VENV)/.installed
 
@@ -58,6 +58,11 @@ bench-scaling: install
 fuzz: install
 	$(BIN)/pip install --quiet -e '.[fuzz]'
 	$(BIN)/python -m bench.fuzz
+
+## A bounded mixed load (single and batch ingest, every analytics read) through gunicorn for
+## SOAK_SECONDS (default 600): errors, p50/p95/p99 per endpoint, worker memory. See bench/soak.py.
+soak: install
+	$(BIN)/python -m bench.soak
 
 db-stop:
 	@$(BIN)/python -m app.embedded_pg stop

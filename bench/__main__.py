@@ -103,6 +103,10 @@ def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, 
         results.batch = measure.batch_ingest(host, port, batches, config.batch_size, config.batch_clients)
     results.cpu["HTTP batch ingest"] = (used[-1], results.batch.calls)
     say(f"  {results.batch.calls_per_second:,.0f} calls/s ({results.batch.problem or 'all stored'})")
+    say("HTTP batch retry: the same batches again (every call already stored) …")
+    results.batch_retry = measure.batch_ingest(host, port, batches, config.batch_size, config.batch_clients,
+                                               retry=True)
+    say(f"  {results.batch_retry.calls_per_second:,.0f} calls/s ({results.batch_retry.problem or 'none stored again'})")
     del batches
     measure.post_all(host, port, "/api/calls", warm_singles, config.single_clients)
     say(f"single calls: {SINGLE_ALONE_REQUESTS} requests from one client …")
