@@ -7,7 +7,7 @@ PORT   ?= 8000
 # DATABASE_URL wins; otherwise the embedded cluster in ./.pgdata is started (made once).
 DB_URL = $${DATABASE_URL:-$$($(BIN)/python -m app.embedded_pg start)}
 
-.PHONY: install run migrate prices demo test bench bench-scaling check-migrations db-stop clean
+.PHONY: install run migrate prices demo test bench bench-scaling fuzz soak check-migrations db-stop clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,8 @@ run: install
 	echo "database: $$DATABASE_URL"; \
 	$(BIN)/alembic upgrade head; \
 	$(BIN)/flask --app wsgi costs prices sync; \
+	echo "API key (local platform admin, kept in .ledger-key): $$($(BIN)/flask --app wsgi costs keys local)"; \
+	echo "  try: curl -H \"Authorization: Bearer \$$(cat .ledger-key)\" http://$(HOST):$(PORT)/api/costs/summary"; \
 	exec $(BIN)/gunicorn --config python:app.gunicorn_conf --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 ## Apply migrations only.
@@ -50,6 +52,17 @@ bench: install
 ## (1,000, 10,000, 50,000), one fresh database each, questions ours vs naive. See bench/scaling.py.
 bench-scaling: install
 	$(BIN)/python -m bench.scaling
+
+## Schemathesis against /openapi.json of a fresh, authenticated service for FUZZ_SECONDS (default 300):
+## no 5xx and every answer as documented. See bench/fuzz.py.
+fuzz: install
+	$(BIN)/pip install --quiet -e '.[fuzz]'
+	$(BIN)/python -m bench.fuzz
+
+## A bounded mixed load (single and batch ingest, every analytics read) through gunicorn for
+## SOAK_SECONDS (default 600): errors, p50/p95/p99 per endpoint, worker memory. See bench/soak.py.
+soak: install
+	$(BIN)/python -m bench.soak
 
 db-stop:
 	@$(BIN)/python -m app.embedded_pg stop

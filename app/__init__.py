@@ -12,6 +12,7 @@ from app import db
 from app.api.json_provider import FastJSONProvider
 from app.config import Settings
 from app.ledger.group_commit import GroupCommit
+from app.partitions import PartitionKeeper
 from app.pricing import PriceCache
 
 
@@ -34,11 +35,23 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     database = database or db.Database.from_url(settings.database_url)
     db.init_app(app, database)
     app.extensions["ledger_prices"] = prices = PriceCache()  # this process's prices, checked at each write
-    app.extensions["ledger_group_commit"] = GroupCommit(database, prices)  # single calls, written together
+    # The months a write needs, made before it arrives (app.partitions).
+    app.extensions["ledger_partitions"] = keeper = PartitionKeeper(database.session_factory,
+                                                                   months_ahead=settings.partitions_ahead)
+    # Single calls, written together.
+    app.extensions["ledger_group_commit"] = GroupCommit(database, prices, partitions=keeper)
 
     from app.api import analytics, health, ingest, prices, register_errors
+    from app.auth import requests as auth_requests
+    from app.auth.keys import KeyRing
+
+    auth_requests.init_app(app, KeyRing(database.session_factory))  # before any handler: the caller's key
 
     api = Api(app, spec_kwargs=_spec_kwargs())
+    api.spec.components.security_scheme("apiKey", {
+        "type": "http", "scheme": "bearer",
+        "description": "An API key from `flask costs keys create`: scopes ingest, read, admin; bound to a company "
+                       "or spanning every company."})
     for blueprint in (ingest.bp, analytics.bp, prices.bp, health.bp):
         api.register_blueprint(blueprint)
     register_errors(app)
@@ -51,7 +64,10 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
 def _spec_kwargs() -> dict[str, Any]:
     return {"info": {"description": "Records every LLM API call and answers who spent what, on which model, when. "
-                                    "Money is an exact decimal string."}}
+                                    "Money is an exact decimal string. Every endpoint but /healthz and "
+                                    "/openapi.json needs `Authorization: Bearer <API key>` (401 without a valid "
+                                    "key, 403 outside its scopes or its company)."},
+            "security": [{"apiKey": []}]}
 
 
 def _configure_logging() -> None:

@@ -29,9 +29,28 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# The database could not be reached, dropped the connection, or cancelled the statement — raised
-# by psycopg itself (the ledger's raw cursor) or wrapped by SQLAlchemy: no caller's fault.
+# Errors among which an outage hides, raised by psycopg itself (the ledger's raw cursor) or wrapped
+# by SQLAlchemy; `is_outage` tells an outage from the rest of these classes (PostgreSQL files a
+# statement too complex, a full disk or a bad value under OperationalError too).
 DATABASE_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, OperationalError, InterfaceError)
+# SQLSTATEs of a database that is going, gone, not yet back, or cancelled our statement (class 08:
+# connection exceptions), or lost a serialisation race or a deadlock: a retry later can succeed.
+_OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03", "57P04", "57P05", "57014", "53300", "40001", "40P01"})
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The connection or the database failed (unreachable, lost, shutting down, statement
+    cancelled), not the statement: the caller may retry. An error PostgreSQL answered for the
+    statement itself (e.g. 54001 "stack depth limit exceeded") is not an outage."""
+    if not isinstance(exc, DATABASE_UNAVAILABLE):
+        return False
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    error = getattr(exc, "orig", None) or exc
+    if isinstance(error, psycopg.InterfaceError):
+        return True
+    state = getattr(error, "sqlstate", None)
+    return state is None or state.startswith("08") or state in _OUTAGE_STATES
 
 # Money: enough scale for one token of the cheapest catalog price (prices carry up to 12
 # decimals per million tokens, so a per-token cost needs 18), and 12 integer digits.
@@ -113,5 +132,11 @@ def get_session() -> Session:
 
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()  # rolls back anything not committed by the owner of the unit of work
+    except DATABASE_UNAVAILABLE:
+        # The connection died with the request (the answer, a 503, is already made): discard it
+        # rather than fail the request a second time while cleaning up.
+        session.invalidate()

@@ -28,6 +28,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from app.ledger import Ledger
+from app.partitions import PartitionKeeper
 from app.records import IngestResult, NewCall
 
 DEFAULT_BATCH_SIZE = 2_000
@@ -307,10 +308,11 @@ class DemoTraffic:
 
 
 def record_demo(
-    session: Session, calls: Iterable[NewCall], *, batch_size: int = DEFAULT_BATCH_SIZE
+    session: Session, calls: Iterable[NewCall], *, batch_size: int = DEFAULT_BATCH_SIZE,
+    partitions: PartitionKeeper | None = None,
 ) -> Iterator[DemoBatch]:
     """Record calls through the ledger, batch by batch; the caller commits between batches."""
-    ledger = Ledger(session)
+    ledger = Ledger(session, partitions=partitions)
     iterator = iter(calls)
     while batch := list(islice(iterator, batch_size)):
         yield DemoBatch.of(ledger.record(batch))

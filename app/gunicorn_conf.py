@@ -12,6 +12,9 @@ worker_class = "gthread"
 workers = int(os.environ.get("WORKERS", "2"))
 threads = int(os.environ.get("THREADS", "16"))
 keepalive = 5  # seconds an idle client connection is kept open
+# The longest request line gunicorn takes (its maximum; the default is 4094): longer ones are
+# answered 414 by gunicorn itself, in HTML, before the app sees them (README, "Bounds").
+limit_request_line = 8190
 
 
 def pre_request(worker, req):

@@ -1,21 +1,30 @@
 """Monthly partitions of `llm_call_log`: create them ahead of time, drop them after retention.
 
-Each month ``[YYYY-MM-01, next month)`` (UTC) has a partition ``llm_call_log_pYYYYMM``. A DEFAULT
-partition catches calls for months that have none yet — a call from two years ago, or from a
-month nobody created — so ingest never refuses a call. :func:`ensure_partitions` creates the
-months ahead (and any month whose calls sit in the default partition, moving them in); run it
-daily (``flask costs partitions ensure``). :func:`drop_partitions_before` drops whole months of raw
-calls older than the retention; the daily rollups keep their history.
+Each month ``[YYYY-MM-01, next month)`` (UTC) has a partition ``llm_call_log_pYYYYMM``. The service
+looks after them itself: before a write, :class:`PartitionKeeper` makes sure the months of its calls
+exist, and this month and the configured months ahead (created once per process and month, the
+first time a write needs them, under an advisory lock). A DEFAULT partition still catches any call
+whose month could not be made at that moment (its creation waited too long for a lock), so ingest
+never refuses a call; :func:`ensure_partitions` (``flask costs partitions ensure``, also the
+keeper's) moves such calls into their month. :func:`drop_partitions_before` drops whole months of
+raw calls older than the retention; the rollups keep their history.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 PARENT = "llm_call_log"
 DEFAULT = "llm_call_log_default"
@@ -48,7 +57,7 @@ def add_months(month: date, count: int) -> date:
 
 
 def partition_name(month: date) -> str:
-    return f"llm_call_log_p{month:%Y%m}"
+    return f"llm_call_log_p{month.year:04d}{month.month:02d}"  # strftime's %Y does not pad year 1
 
 
 def _bound(month: date) -> datetime:
@@ -74,13 +83,16 @@ def list_partitions(session: Session) -> list[Partition]:
     return partitions
 
 
-def ensure_partitions(session: Session, *, today: date, months_ahead: int = 3) -> list[str]:
-    """Create the partitions from this month to `months_ahead` months on, and one for every month
-    with calls waiting in the default partition (moving those calls in). Returns the names created."""
+def ensure_partitions(session: Session, *, today: date, months_ahead: int = 3,
+                      months: Iterable[date] = ()) -> list[str]:
+    """Create the partitions from this month to `months_ahead` months on, those of `months`, and
+    one for every month with calls waiting in the default partition (moving those calls in).
+    Returns the names created."""
     existing = {p.month for p in list_partitions(session) if p.month}
     waiting = session.execute(text(
         f"SELECT DISTINCT date_trunc('month', timestamp AT TIME ZONE 'UTC')::date FROM {DEFAULT}")).scalars()
-    months = set(waiting) | {add_months(month_start(today), n) for n in range(months_ahead + 1)}
+    months = (set(waiting) | {add_months(month_start(today), n) for n in range(months_ahead + 1)}
+              | {month_start(month) for month in months})
     created = []
     for month in sorted(months - existing):
         _create(session, month)
@@ -130,3 +142,56 @@ def drop_partitions_before(session: Session, cutoff_month: date) -> DropResult:
     keys = session.execute(text("DELETE FROM llm_call_request WHERE call_timestamp < :cutoff"),
                            {"cutoff": cutoff}).rowcount
     return DropResult(dropped, deleted, keys)
+
+
+# One lock for every process that makes partitions (pg_advisory_xact_lock's key: "llm_call_log_p").
+_LOCK_KEY = 0x6C6C6D5F70
+# How long making a month may wait for the log's lock (the running queries of llm_call_log): past
+# it, the write goes on and its calls wait in the default partition until a later write moves them.
+LOCK_TIMEOUT = "2s"
+RETRY_AFTER_SECONDS = 60.0
+
+
+class PartitionKeeper:
+    """Makes sure, before a write, that the months of its calls have their partitions — and this
+    month and `months_ahead` more — creating what is missing in a short transaction of its own.
+    Remembers what exists (per process), so a write whose months are known costs a set look-up."""
+
+    def __init__(self, session_factory: Callable[[], Session], *, months_ahead: int = 3,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._session_factory = session_factory
+        self._months_ahead = months_ahead
+        self._clock = clock
+        self._known: set[tuple[int, int]] = set()
+        self._lock = threading.Lock()
+        self._failed_at = 0.0
+
+    def ensure(self, moments: Iterable[datetime]) -> None:
+        today = self._clock().date()
+        horizon = add_months(month_start(today), self._months_ahead)
+        wanted = {(m.year, m.month) for m in moments} | {(horizon.year, horizon.month)}
+        if wanted <= self._known:
+            return
+        with self._lock:
+            missing = wanted - self._known
+            if not missing or time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS:
+                return
+            try:
+                created = self._create([date(year, month, 1) for year, month in missing], today)
+            except DBAPIError as exc:  # a lock not granted in time, or the database away: not the write's fault
+                self._failed_at = time.monotonic()
+                log.warning("Could not make the partitions of %s now (%s); the calls wait in %s until a later "
+                            "write or `flask costs partitions ensure` moves them", sorted(missing), exc.orig, DEFAULT)
+                return
+            if created:
+                log.info("Created partitions %s", ", ".join(created))
+
+    def _create(self, months: list[date], today: date) -> list[str]:
+        with self._session_factory() as session:
+            session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            created = ensure_partitions(session, today=today, months_ahead=self._months_ahead, months=months)
+            existing = {(p.month.year, p.month.month) for p in list_partitions(session) if p.month}
+            session.commit()
+        self._known |= existing
+        return created

@@ -68,7 +68,8 @@ CallRecord = make_dataclass("CallRecord", [
     *[(name, kind) for name, kind, _ in _tokens(defaults=False)],
     ("total_tokens", int), ("service_tier", str),
     ("input_cost", Decimal | None), ("output_cost", Decimal | None), ("total_cost", Decimal | None),
-    ("price_id", int | None), ("duration_ms", int | None), ("success", bool), ("error", str | None),
+    ("price_id", int | None), ("unpriced_reason", str | None), ("duration_ms", int | None), ("success", bool),
+    ("error", str | None),
     ("request_id", str | None), ("metadata", dict[str, Any]),
 ], bases=(_CallRecord,), frozen=True, kw_only=True)
 
@@ -78,7 +79,22 @@ NewCall.__module__ = CallRecord.__module__ = __name__
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What happened to one submitted call: stored now, or a retry of one stored before."""
+    """What happened to one submitted call: stored now, or a retry of one stored before (`differs`:
+    the fields in which the retry disagrees with the stored call, which is kept as it was)."""
 
     call: CallRecord
     duplicate: bool
+    differs: tuple[str, ...] = ()
+
+
+# The fields of a call a client sends, compared between a retry and the call stored under its key
+# (the timestamp only when the retry carried one: without it the ledger stamps the time of ingest).
+_COMPARED = tuple(name for name in NewCall.__dataclass_fields__ if name not in ("timestamp", "request_id"))
+
+
+def differences(retry: NewCall, stored: CallRecord) -> tuple[str, ...]:
+    """The fields (as named in Python) in which a retry differs from the call stored before."""
+    differs = [name for name in _COMPARED if getattr(retry, name) != getattr(stored, name)]
+    if retry.timestamp is not None and retry.timestamp != stored.timestamp:
+        differs.insert(0, "timestamp")
+    return tuple(differs)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bench import cpu, dataset, load, measure
+from bench.client import use_platform_key
 from bench.config import BenchConfig, BenchConfigError
 from bench.cpu import CpuMeter, CpuUse
 from bench.database import fresh_database, make_engine, migrate, server_settings
@@ -102,6 +103,10 @@ def measure_ingest(host: str, port: int, traffic: Traffic, config: BenchConfig, 
         results.batch = measure.batch_ingest(host, port, batches, config.batch_size, config.batch_clients)
     results.cpu["HTTP batch ingest"] = (used[-1], results.batch.calls)
     say(f"  {results.batch.calls_per_second:,.0f} calls/s ({results.batch.problem or 'all stored'})")
+    say("HTTP batch retry: the same batches again (every call already stored) …")
+    results.batch_retry = measure.batch_ingest(host, port, batches, config.batch_size, config.batch_clients,
+                                               retry=True)
+    say(f"  {results.batch_retry.calls_per_second:,.0f} calls/s ({results.batch_retry.problem or 'none stored again'})")
     del batches
     measure.post_all(host, port, "/api/calls", warm_singles, config.single_clients)
     say(f"single calls: {SINGLE_ALONE_REQUESTS} requests from one client …")
@@ -142,6 +147,7 @@ def run(config: BenchConfig) -> Results:
         try:
             with phase(results.phases, "migrate + price catalog"):
                 migrate(engine)
+                use_platform_key(engine)
                 load.make_partitions(engine, traffic.start.date(), today)
             load_data(engine, traffic, config, results)
             with gunicorn(database.url, workers=config.workers, log_path=workdir / "gunicorn.log") as (host, port, pid):

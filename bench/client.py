@@ -13,6 +13,11 @@ import http.client
 import time
 from dataclasses import dataclass
 
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from app.auth.keys import create_key
+
 RETRYABLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
@@ -24,13 +29,27 @@ class Response:
     headers: dict[str, str]
 
 
+def use_platform_key(engine: Engine) -> str:
+    """Make a platform key with every scope in the benchmark's database (committed) and send it
+    with every request from now on; returns it."""
+    with Session(engine) as session:
+        secret = create_key(session, name="bench", company_id=None, scopes="ingest,read,admin").secret
+        session.commit()
+    Client.authorization = f"Bearer {secret}"
+    return secret
+
+
 class Client:
+    authorization: str | None = None  # the Authorization header every request sends (use_platform_key)
+
     def __init__(self, host: str, port: int, *, timeout: float = 600) -> None:
         self._connection = http.client.HTTPConnection(host, port, timeout=timeout)
         self.reconnects = 0
 
     def request(self, method: str, path: str, body: bytes | None = None) -> Response:
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        if self.authorization:
+            headers["Authorization"] = self.authorization
         started = time.perf_counter()  # a retry's time counts in the latency
         for attempt in (1, 2):
             try:

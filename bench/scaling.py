@@ -26,6 +26,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from bench import dataset, load
+from bench.client import use_platform_key
 from bench.config import BenchConfigError, ScalingConfig
 from bench.database import BenchServer, database_in, database_server, make_engine, migrate
 from bench.dataset import Profile
@@ -67,6 +68,7 @@ def measure_point(server: BenchServer, point: Point, config: ScalingConfig, toda
         try:
             with phase(point.phases, "migrate + price catalog"):
                 migrate(engine)
+                use_platform_key(engine)
                 load.make_partitions(engine, traffic.start.date(), today)
             point.bulk = load_calls(engine, traffic, point.calls, point.phases)
             ready_for_queries(engine, point.phases, claim_keys=False)  # nothing is ingested afterwards

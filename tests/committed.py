@@ -3,12 +3,16 @@ company id of their own and delete everything written under it afterwards."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.ledger import rollups
 from app.models import CallRequestKey, LlmCall
+from app.partitions import list_partitions
 
 
 def delete_company(engine: Engine, company: str) -> None:
@@ -20,4 +24,18 @@ def delete_company(engine: Engine, company: str) -> None:
         for rollup, grain in rollups.grains():
             table = rollup.model(grain)
             session.execute(delete(table).where(table.company_id == company))
+        session.commit()
+
+
+@contextmanager
+def partitions_restored(engine: Engine) -> Iterator[None]:
+    """Drop, afterwards, the (emptied) partitions a real service made meanwhile: its partition
+    keeper commits the months it writes in, which other tests' plans would otherwise see."""
+    with Session(engine) as session:
+        before = {p.name for p in list_partitions(session)}
+    yield
+    with Session(engine) as session:
+        for partition in list_partitions(session):
+            if partition.name not in before:
+                session.execute(text(f"DROP TABLE {partition.name}"))
         session.commit()

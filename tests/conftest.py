@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import create_app
+from app.auth.keys import create_key
 from app.config import Settings
 from app.db import Database
 from app.dbstate import alembic_config
@@ -79,8 +80,21 @@ def app(engine: Engine, session_factory: sessionmaker[Session], database_url: st
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def make_client(app, session):
+    """A test client sending a new API key (`company` None: a platform key spanning every company)."""
+    def make(company: str | None = None, scopes: str = "ingest,read,admin"):
+        made = create_key(session, name=f"tests {company or 'platform'} {scopes}", company_id=company, scopes=scopes)
+        session.commit()
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {made.secret}"
+        return client
+    return make
+
+
+@pytest.fixture
+def client(make_client):
+    """The app, called with a platform key holding every scope."""
+    return make_client()
 
 
 @pytest.fixture

@@ -12,14 +12,15 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
+from bench.client import Client, use_platform_key
 from bench.server import gunicorn as serve
 from app.ledger import Ledger
-from app.models import LlmCall
+from app.models import ApiKey, LlmCall
 from app.records import NewCall
-from tests.committed import delete_company
+from tests.committed import delete_company, partitions_restored
 from tests.rollups import rollup_differences
 
 COMPANY = "concurrency-test"
@@ -27,20 +28,29 @@ COMPANY = "concurrency-test"
 
 @pytest.fixture
 def cleanup(engine):
-    yield
-    delete_company(engine, COMPANY)
+    with partitions_restored(engine):
+        yield
+        delete_company(engine, COMPANY)
 
 
 @pytest.fixture
-def gunicorn(database_url, cleanup, tmp_path):
-    """The base URL of a real gunicorn with 4 workers (the benchmark's, `bench.server`)."""
-    with serve(database_url, workers=4, log_path=tmp_path / "gunicorn.log") as (host, port, _):
-        yield f"http://{host}:{port}"
+def gunicorn(database_url, engine, cleanup, tmp_path):
+    """The base URL of a real gunicorn with 4 workers (the benchmark's, `bench.server`), and the
+    platform key the requests send (committed, deleted afterwards)."""
+    use_platform_key(engine)
+    try:
+        with serve(database_url, workers=4, log_path=tmp_path / "gunicorn.log") as (host, port, _):
+            yield f"http://{host}:{port}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(ApiKey).where(ApiKey.name == "bench"))
+        Client.authorization = None
 
 
 def post(url: str, body: dict) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": Client.authorization or ""})
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.status, json.loads(response.read())
 

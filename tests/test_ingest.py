@@ -155,6 +155,8 @@ def test_retry_with_same_request_id_is_stored_once(client, session, ingest_path)
     assert retry.json["duplicate"] is True
     assert retry.json["id"] == first.json["id"]
     assert retry.json["inputTokens"] == 1000  # the original, not the retry's body
+    assert retry.json["differs"] == ["inputTokens"]  # flagged, not silently merged
+    assert first.json["differs"] == []
     assert count_calls(session) == 1
     assert session.scalar(select(func.count()).select_from(CallRequestKey)) == 1
 
@@ -183,6 +185,36 @@ def test_batch_retries_count_once_within_and_across_batches(client, session, ing
     assert again.json["calls"][0]["id"] == first.json["calls"][1]["id"]
     assert again.json["calls"][1]["id"] == again.json["calls"][2]["id"]
     assert count_calls(session) == 4
+
+
+def test_an_identical_retry_differs_in_nothing_and_a_changed_one_names_each_field(client, caplog):
+    client.post("/api/calls", json=call(requestId="r", metadata={"a": 1}))
+    same = client.post("/api/calls", json=call(requestId="r", metadata={"a": 1}))
+    assert same.status_code == 200 and same.json["differs"] == []
+    with caplog.at_level(logging.WARNING, logger="app.ledger"):
+        changed = client.post("/api/calls", json=call(requestId="r", timestamp="2026-03-05T11:00:00+00:00",
+                                                      userId="someone-else", success=False, metadata={"a": 2}))
+    assert changed.status_code == 200
+    assert changed.json["differs"] == ["timestamp", "success", "userId", "metadata"]
+    assert changed.json["userId"] == "user_1"  # the stored call is kept
+    assert [r for r in caplog.records if "differs from the stored call" in r.message]
+
+
+def test_a_retried_batch_of_the_maximum_size_is_answered_as_duplicates(client, session):
+    calls = [call(requestId=f"req-{i}", userId=f"u{i % 97}") for i in range(10_000)]
+    first = client.post("/api/calls/batch", json={"calls": calls})
+    assert first.status_code == 200 and first.json["stored"] == 10_000
+    # A retry of every call, and one of some calls beside new ones: never a 503 (the look-up of the
+    # calls stored before once built an IN list PostgreSQL refused with "stack depth limit exceeded").
+    again = client.post("/api/calls/batch", json={"calls": calls})
+    assert again.status_code == 200, again.json
+    assert again.json["duplicates"] == 10_000 and again.json["stored"] == 0
+    assert [c["id"] for c in again.json["calls"]] == [c["id"] for c in first.json["calls"]]
+    assert not any(c["differs"] for c in again.json["calls"])
+    mixed = calls[:5_000] + [call(requestId=f"new-{i}") for i in range(5_000)]
+    partly = client.post("/api/calls/batch", json={"calls": mixed})
+    assert partly.status_code == 200 and partly.json["duplicates"] == partly.json["stored"] == 5_000
+    assert count_calls(session) == 15_000
 
 
 # --- batch -------------------------------------------------------------------------------------
@@ -222,7 +254,8 @@ def test_batch_of_the_maximum_size_is_accepted(client, session):
         (call(inputTokens=...), "inputTokens", "Missing data"),
         (call(timestamp="2026-03-05T10:00:00"), "timestamp", "Not a valid aware datetime"),
         (call(timestamp="yesterday"), "timestamp", "Not a valid datetime"),
-        (call(timestamp="2999-01-01T00:00:00+00:00"), "timestamp", "future"),
+        (call(timestamp="2100-01-01T00:00:00+00:00"), "timestamp", "future"),
+        (call(timestamp="2999-01-01T00:00:00+00:00"), "timestamp", "2199-12-31"),
         (call(cachedInputTokens=2000), "cachedInputTokens", "exceed inputTokens"),
         (call(metadata=["not", "an", "object"]), "metadata", "Not a valid mapping"),
         (call(costUsd=1.5), "costUsd", "Unknown field"),
@@ -295,6 +328,8 @@ def test_an_unreachable_database_is_a_503_that_names_the_retry():
 
     client = create_app(Settings(database_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere")
                         ).test_client()
+    # The key cannot be checked either: an outage, not a wrong key.
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer llm_00000000_notchecked"
     single = client.post("/api/calls", json={"provider": "openai", "model": "gpt-4o", "inputTokens": 1,
                                              "outputTokens": 1, "requestId": "unreachable"})
     batch = client.post("/api/calls/batch", json={"calls": [{"provider": "openai", "model": "gpt-4o",
@@ -303,3 +338,26 @@ def test_an_unreachable_database_is_a_503_that_names_the_retry():
     for answer in (single, batch, summary):
         assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
         assert answer.json["code"] == 503 and "retry" in answer.json["message"].lower()
+
+
+def test_only_an_outage_is_called_one(engine):
+    """An error PostgreSQL answers for the statement itself is not an outage (a retry would fail the
+    same way for ever); a lost or refused connection, a shutdown or a cancelled statement is."""
+    import psycopg
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from app.db import is_outage
+    from app.embedded_pg import free_port
+
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere", connect_timeout=2)
+    assert is_outage(refused.value)
+    with engine.connect() as conn, pytest.raises(DBAPIError) as too_deep:
+        conn.execute(text("SET LOCAL max_stack_depth = '100kB'"))
+        conn.execute(text("SELECT 1" + " + 1" * 100_000))
+    assert getattr(too_deep.value.orig, "sqlstate", None) == "54001" and not is_outage(too_deep.value)
+    with engine.connect() as conn, pytest.raises(DBAPIError) as cancelled:
+        conn.execute(text("SET LOCAL statement_timeout = 1"))
+        conn.execute(text("SELECT pg_sleep(1)"))
+    assert is_outage(cancelled.value)

@@ -74,6 +74,36 @@ def test_alembic_command_line_uses_database_url(scratch_url):
     run_alembic(scratch_url, "upgrade", "head")
 
 
+def test_two_deploys_migrating_at_once_do_not_fight(scratch_url):
+    """Both `alembic upgrade head` succeed: the second waits on the advisory lock, then finds the
+    database at head and does nothing."""
+    env = os.environ | {"DATABASE_URL": scratch_url}
+    procs = [subprocess.Popen([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [proc.communicate(timeout=300) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], results
+    assert "(head)" in run_alembic(scratch_url, "current").stdout
+
+
+def test_a_migration_waiting_for_a_lock_gives_up_instead_of_blocking_writers(scratch_url):
+    """lock_timeout: a migration stuck behind a long transaction fails (and can be retried) rather
+    than queueing every writer behind its own lock request."""
+    run_alembic(scratch_url, "upgrade", "0008")
+    engine = create_engine(scratch_url)
+    try:
+        with engine.connect() as holder:
+            holder.execute(text("BEGIN"))
+            holder.execute(text("LOCK TABLE llm_call_log IN ACCESS SHARE MODE"))  # a long-running reader
+            env = os.environ | {"DATABASE_URL": scratch_url}
+            proc = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "0009"], cwd=PROJECT_ROOT, env=env,
+                                  capture_output=True, text=True, timeout=120)
+            holder.execute(text("ROLLBACK"))
+        assert proc.returncode != 0 and "lock timeout" in proc.stderr
+        run_alembic(scratch_url, "upgrade", "head")  # once the reader is gone, it goes through
+    finally:
+        engine.dispose()
+
+
 def test_models_and_migrations_do_not_drift(engine):
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})

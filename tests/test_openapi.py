@@ -44,3 +44,12 @@ def test_override_body_documents_prices_as_exact_strings(client):
     assert override_in["properties"]["cacheWrite1hPerMtok"]["type"] == "string"
     assert override_in["additionalProperties"] is False
     assert schemas["Price"]["properties"]["inputPerMtok"]["format"] == "decimal"
+
+
+def test_the_spec_documents_the_api_key_and_what_needs_none(client):
+    spec = client.get("/openapi.json").json
+    assert spec["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["apiKey"]["description"]}
+    assert spec["security"] == [{"apiKey": []}]
+    assert spec["paths"]["/healthz"]["get"]["security"] == []
+    assert "differs" in spec["components"]["schemas"]["CallOut"]["properties"]

@@ -13,7 +13,8 @@ from app.ledger.rollup_tables import DAY, MONTH, USER_MODEL
 from app.models import CallRequestKey, LlmCall
 from tests.rollups import rollup_differences
 from app.records import NewCall
-from app.partitions import DEFAULT, drop_partitions_before, ensure_partitions, list_partitions
+from app.partitions import (DEFAULT, add_months, drop_partitions_before, ensure_partitions, list_partitions,
+                            partition_name)
 
 
 def post(client, timestamp: str, **extra):
@@ -29,20 +30,61 @@ def partition_of(session, call_id: int) -> str:
                            {"id": call_id}).scalar_one()
 
 
-def test_a_call_for_a_month_without_partition_lands_in_the_default_partition(client, session):
+def unkept(session, timestamp: datetime, **extra) -> int:
+    """A call written by a ledger without a partition keeper: it waits in the default partition."""
+    [result] = Ledger(session).record([NewCall(provider="openai", model="gpt-4o", input_tokens=1000,
+                                               output_tokens=500, company_id="part", timestamp=timestamp, **extra)])
+    return result.call.id
+
+
+def test_the_service_makes_a_calls_month_before_the_call_arrives_and_months_ahead(client, session):
     call = post(client, "2019-05-17T08:00:00+00:00")
-    assert partition_of(session, call["id"]) == DEFAULT
+    assert partition_of(session, call["id"]) == "llm_call_log_p201905"
+    months = {p.month for p in list_partitions(session) if p.month}
+    this_month = datetime.now(UTC).date().replace(day=1)
+    assert {this_month, add_months(this_month, 3)} <= months  # PARTITIONS_AHEAD = 3
+    first = post(client, "2000-01-01T00:00:00+00:00")  # the first month the ledger holds: a four-digit name
+    assert partition_of(session, first["id"]) == "llm_call_log_p200001"
+    batch = client.post("/api/calls/batch", json={"calls": [
+        {"provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1, "companyId": "part",
+         "timestamp": f"2000-{month:02d}-28T23:00:00+00:00"} for month in (2, 3)]})
+    assert batch.status_code == 200, batch.json
+    assert [partition_of(session, c["id"]) for c in batch.json["calls"]] == ["llm_call_log_p200002",
+                                                                             "llm_call_log_p200003"]
+
+
+def test_a_month_that_cannot_be_made_in_time_waits_in_the_default_partition(engine, session, monkeypatch, caplog):
+    """Making a partition waits for the log's lock at most LOCK_TIMEOUT; past it the write goes on and
+    its calls wait in the default partition (never refused) until a later write moves them."""
+    from sqlalchemy.orm import sessionmaker
+
+    from app import partitions
+
+    monkeypatch.setattr(partitions, "LOCK_TIMEOUT", "100ms")
+    session.execute(text("SELECT 1 FROM llm_call_log LIMIT 1"))  # this transaction holds a lock on the log
+    keeper = partitions.PartitionKeeper(sessionmaker(engine))  # another connection: its DDL must wait
+    [result] = Ledger(session, partitions=keeper).record([NewCall(
+        provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1, company_id="part",
+        timestamp=datetime(2019, 7, 1, tzinfo=UTC))])
+    assert partition_of(session, result.call.id) == DEFAULT
+    assert "Could not make the partitions" in caplog.text
+
+
+def test_partition_names_pad_the_year():
+    assert partition_name(date(1, 2, 1)) == "llm_call_log_p000102"
+    assert partition_name(date(2199, 12, 1)) == "llm_call_log_p219912"
 
 
 def test_ensure_creates_months_ahead_and_moves_waiting_calls_in(client, session):
-    waiting = post(client, "2019-05-17T08:00:00+00:00", requestId="old-1")
+    waiting_id = unkept(session, datetime(2019, 5, 17, 8, tzinfo=UTC), request_id="old-1")
+    assert partition_of(session, waiting_id) == DEFAULT
     created = ensure_partitions(session, today=date(2031, 1, 15), months_ahead=2)
     assert created == ["llm_call_log_p201905", "llm_call_log_p203101", "llm_call_log_p203102",
                        "llm_call_log_p203103"]
-    assert partition_of(session, waiting["id"]) == "llm_call_log_p201905"
+    assert partition_of(session, waiting_id) == "llm_call_log_p201905"
     retry = client.post("/api/calls", json={"provider": "openai", "model": "gpt-4o", "inputTokens": 1,
                                             "outputTokens": 1, "companyId": "part", "requestId": "old-1"})
-    assert retry.json["duplicate"] and retry.json["id"] == waiting["id"]  # still found after the move
+    assert retry.json["duplicate"] and retry.json["id"] == waiting_id  # still found after the move
     assert ensure_partitions(session, today=date(2031, 1, 15), months_ahead=2) == []  # idempotent
     [future] = Ledger(session).record([NewCall(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1,
                                                company_id="part", timestamp=datetime(2031, 2, 3, tzinfo=UTC))])
@@ -64,8 +106,8 @@ def test_pruning_drops_raw_months_but_the_rollup_keeps_their_history(client, ses
     assert after.totals == before.totals  # history survives in the rollup
 
 
-def test_partition_commands(runner, client):
-    post(client, "2019-05-17T08:00:00+00:00")
+def test_partition_commands(runner, session):
+    unkept(session, datetime(2019, 5, 17, 8, tzinfo=UTC))
     listed = runner.invoke(args=["costs", "partitions", "list"])
     assert listed.exit_code == 0 and DEFAULT in listed.stdout
     ensured = runner.invoke(args=["costs", "partitions", "ensure", "--ahead", "1"])

@@ -7,10 +7,13 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import delete, event, insert, select, text, update
+from sqlalchemy.orm import Session
 
 from app.models import ModelPrice, PriceEpoch
 from app.pricing import PriceBook, PriceCache, PricesChanged
+from app.partitions import ensure_partitions
 from tests.calls import post_call
+from tests.committed import partitions_restored
 
 AT = datetime(2026, 3, 5, 10, tzinfo=UTC)
 TEST_SOURCE = "test_price_cache"
@@ -62,13 +65,19 @@ def test_a_cached_model_is_priced_without_reading_prices_again(client, statement
 @pytest.fixture
 def elsewhere(engine):
     """Run statements in another connection and commit them, as another process would; the rows
-    they add are deleted when the test's own transaction is over (its calls hold them)."""
+    they add are deleted when the test's own transaction is over (its calls hold them). The month
+    of the test's calls gets its partition first, committed: made inside the test's transaction, it
+    would lock model_price (the partition's foreign key) until the test ends."""
     def run(statement):
         with engine.begin() as other:
             other.execute(statement)
 
-    yield run
-    run(delete(ModelPrice).where(ModelPrice.source == TEST_SOURCE))
+    with partitions_restored(engine):
+        with Session(engine) as session:
+            ensure_partitions(session, today=datetime.now(UTC).date(), months=[AT.date()])  # and the months ahead
+            session.commit()
+        yield run
+        run(delete(ModelPrice).where(ModelPrice.source == TEST_SOURCE))
 
 
 def test_a_price_committed_by_another_process_applies_to_the_next_call(elsewhere, client):

@@ -230,3 +230,52 @@ def test_a_tier_override_prices_only_calls_on_that_tier(client):
     assert (on_batch["priceId"], on_batch["totalCost"]) == (batch["id"], "0.002")
     assert standard["totalCost"] == "0.0075"
 
+
+
+# --- a price can never lose a call --------------------------------------------------------------
+
+# Prices for 1-hour cache writes and for audio input, without the price of their overlap: genai-prices
+# refuses them ("Missing join price for cache_write_1h_tokens and input_audio_tokens").
+UNUSABLE = {"inputPerMtok": "1", "outputPerMtok": "2", "cacheWritePerMtok": "3", "cacheWrite1hPerMtok": "4",
+            "inputAudioPerMtok": "5"}
+
+
+def test_an_override_the_cost_engine_cannot_use_is_refused_naming_its_fields(client, session):
+    before = session.query(ModelPrice).count()
+    refused = post_override(client, 400, **UNUSABLE)
+    assert "cost engine" in refused["message"] and "join price" in refused["message"]
+    assert set(refused["errors"]["json"]) == {"cacheWrite1hPerMtok", "inputAudioPerMtok"}
+    assert session.query(ModelPrice).count() == before
+    assert post_call(client)["priced"] is True  # gpt-4o calls still priced (by the catalog)
+
+
+def test_the_cli_refuses_it_too(runner):
+    result = runner.invoke(args=["costs", "prices", "set", "--provider", "openai", "--model", "gpt-4o",
+                                 "--from", "2026-03-01", "--input", "1", "--output", "2", "--cache-write", "3", "--cache-write-1h", "4",
+                                 "--input-audio", "5"])
+    assert result.exit_code == 2 and "cost engine" in result.output
+
+
+def test_a_stored_price_the_engine_refuses_stores_its_calls_unpriced_with_the_reason(client, session, runner):
+    from decimal import Decimal as D
+    from datetime import UTC, datetime
+
+    # Written around the checks (by hand, or before they existed): the call is kept, never refused.
+    bad = ModelPrice(provider="openai", model="gpt-4o", kind="override", valid_from=datetime(2026, 3, 1, tzinfo=UTC),
+                     input_per_mtok=D(1), output_per_mtok=D(2), cache_write_per_mtok=D(3),
+                     cache_write_1h_per_mtok=D(4), input_audio_per_mtok=D(5), source="test")
+    session.add(bad)
+    session.commit()
+    call = post_call(client)
+    assert call["priced"] is False and call["totalCost"] is None
+    assert f"price {bad.id} refused by the cost engine" in call["unpricedReason"]
+    listed = client.get("/api/costs?startDate=2026-03-01&endDate=2026-03-31").json["records"]
+    assert listed[0]["unpricedReason"] == call["unpricedReason"]
+    report = runner.invoke(args=["costs", "reprice", "--since", "2026-03-01", "--until", "2026-03-31"])
+    assert report.exit_code == 0 and "refused by the cost engine" in report.output, report.output
+
+
+def test_an_unknown_model_says_why_it_is_unpriced(client):
+    call = post_call(client, model="no-such-model-7")
+    assert call["priced"] is False
+    assert call["unpricedReason"] == "no price for openai/no-such-model-7 (standard) at the call's time"

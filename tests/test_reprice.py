@@ -64,7 +64,7 @@ def test_unpriced_call_is_priced_once_a_price_exists_and_a_second_run_changes_no
 
     before = reprice(runner)  # no price yet: it stays unpriced, never $0
     assert (before["examined"], before["newly"], before["unpriced"]) == (1, 0, 1)
-    assert f"no price for {PROVIDER}/{MODEL}: 1 calls" in before["output"]
+    assert f"{PROVIDER}/{MODEL}: 1 calls (no price for {PROVIDER}/{MODEL} (standard)" in before["output"]
     assert stored(session, call["id"]).total_cost is None
 
     price = add_price(session, datetime(2025, 1, 1, tzinfo=UTC))

@@ -26,7 +26,7 @@ from app.schemas.analytics import (
     CallPageSchema,
     CallRecordSchema,
     CompanyOnlyQuery,
-    CompanyPeriodQuery,
+    DailyQuery,
     DailySchema,
     DimensionsSchema,
     ModelBreakdownSchema,
@@ -80,7 +80,7 @@ def promoted_dimensions():
 
 
 @bp.route("/api/costs/daily")
-@_query(CompanyPeriodQuery)
+@_query(DailyQuery)
 @bp.response(200, DailySchema, description="One entry per UTC day of the range, days without calls as zeros.")
 def cost_daily(args: dict[str, Any]):
     return {"days": analytics.daily(get_session(), args["start"], args["end"], company_id=args["company_id"])}

@@ -18,6 +18,7 @@ class HealthSchema(Schema):
 
 
 @bp.route("/healthz")
+@bp.doc(security=[])  # no key needed (app.auth.requests.PUBLIC)
 @bp.response(200, HealthSchema)
 @bp.alt_response(503, schema=HealthSchema, description="Database unreachable or not migrated")
 def healthz():

@@ -14,17 +14,21 @@ from app.schemas.flat import FlatDump
 from app.schemas.calls import CallBatchInSchema, CallBatchOutSchema, CallInSchema, CallOutSchema
 
 _CALLS_OUT = FlatDump(CallOutSchema())
+# A call's fields as the client spells them (`input_tokens` → `inputTokens`), to name what a retry changed.
+_WIRE = {name: field.data_key or name for name, field in CallInSchema().fields.items()}
 
 bp = Blueprint("ingest", __name__, url_prefix="/api/calls", description="Record LLM calls")
 
 
 def _ledger() -> Ledger:
-    return Ledger(get_session(), prices=current_app.extensions["ledger_prices"])
+    return Ledger(get_session(), prices=current_app.extensions["ledger_prices"],
+                  partitions=current_app.extensions["ledger_partitions"])
 
 
 def _view(result: IngestResult) -> dict[str, Any]:
     # A shallow copy of the record's fields (asdict would deep-copy every value: slow for 10,000 calls).
-    return vars(result.call) | {"priced": result.call.priced, "duplicate": result.duplicate}
+    return vars(result.call) | {"priced": result.call.priced, "duplicate": result.duplicate,
+                                "differs": [_WIRE.get(name, name) for name in result.differs]}
 
 
 @bp.route("", methods=["POST"])

@@ -40,6 +40,7 @@ def post_override(override: Override):
     try:
         stored = upsert_override(session, override)
     except OverrideError as exc:
-        abort(400, message=str(exc))
+        named = {"errors": {"json": {field: [str(exc)] for field in exc.fields}}} if exc.fields else {}
+        abort(400, message=str(exc), **named)
     session.commit()
     return stored.price, 201 if stored.created else 200

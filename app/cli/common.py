@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 import click
 from flask.cli import AppGroup
 
+from app.bounds import moment_problem
+
 costs = AppGroup("costs", help="Operate the LLM cost ledger: reports, prices, repricing, demo data.")
 prices = AppGroup("prices", help="The price table (model_price).")
 costs.add_command(prices)
@@ -18,8 +20,18 @@ costs.add_command(partitions)
 rollups_group = AppGroup("rollups", help="The rollup tables (rollup_*): sums of the calls per day and month.")
 costs.add_command(rollups_group)
 
-DAY = click.DateTime(["%Y-%m-%d"])
-AT = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])
+class _Bounded(click.DateTime):
+    """A UTC date or date/time within the years the ledger holds (app.bounds)."""
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 (click's signature)
+        moment = super().convert(value, param, ctx)
+        if problem := moment_problem(moment.replace(tzinfo=UTC)):
+            self.fail(problem, param, ctx)
+        return moment
+
+
+DAY = _Bounded(["%Y-%m-%d"])
+AT = _Bounded(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
                       show_default=True)
 

@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import click
+from flask import current_app
 
 from app.cli.common import DAY, costs, logger_level, num
 from app.db import get_session
@@ -50,8 +51,8 @@ def reprice(since: datetime | None, until: datetime | None, model: str | None, c
     if result.unpriced:
         click.echo(f"  no longer priced: {result.unpriced:,} (no price in force at their time any more)")
     click.echo(f"  still unpriced:   {result.still_unpriced:,}")
-    for (provider, name), count in result.still_unpriced_by_model.items():
-        click.echo(f"    no price for {provider}/{name}: {count:,} calls")
+    for (provider, name, reason), count in result.still_unpriced_by_model.items():
+        click.echo(f"    {provider}/{name}: {count:,} calls ({reason})")
     click.echo(f"Cost of the range: ${num(result.old_total)} -> ${num(result.new_total)}")
 
 
@@ -68,7 +69,8 @@ def demo(count: int, days: int, seed: int) -> None:
     with logger_level("app.ledger", logging.ERROR), click.progressbar(
         length=count, label="Recording demo calls", file=sys.stderr
     ) as bar:
-        for batch in record_demo(session, DemoTraffic(count, days=days, seed=seed)):
+        for batch in record_demo(session, DemoTraffic(count, days=days, seed=seed),
+                                 partitions=current_app.extensions["ledger_partitions"]):
             session.commit()
             summary = summary.plus(batch)
             bar.update(batch.stored + batch.duplicates)

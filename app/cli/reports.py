@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from app import analytics
 from app.cli.common import DAY, FORMAT, costs, num
+from app.bounds import FIRST_DAY, span_problem
 from app.db import get_session
 
 
@@ -29,9 +30,11 @@ def report(since: datetime | None, until: datetime | None, by: str, fmt: str, co
     Cost counts priced calls only: a row whose calls are all unpriced shows no cost, not 0.
     """
     last = until.date() if until else datetime.now(UTC).date()
-    first = since.date() if since else last - timedelta(days=29)
+    first = since.date() if since else max(last - timedelta(days=29), FIRST_DAY)
     if first > last:
         raise click.BadParameter("must not be after --until", param_hint="--since")
+    if by == "day" and (problem := span_problem(first, last)):
+        raise click.BadParameter(problem, param_hint="--since")
     ranked, totals = analytics.report(get_session(), first, last, by, company_id=company,
                                       top=None if top == 0 or by == "day" else top)
     counts = ["tokens", "calls", "failures", "unpriced"]

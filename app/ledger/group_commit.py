@@ -26,7 +26,8 @@ from __future__ import annotations
 import threading
 
 from app.ledger import ingest as ledger
-from app.db import DATABASE_UNAVAILABLE, Database
+from app.db import Database, is_outage
+from app.partitions import PartitionKeeper
 from app.pricing import PriceCache
 from app.records import IngestResult, NewCall
 
@@ -72,13 +73,15 @@ class GroupCommit:
 
     `groups` and `calls` count what was written (for the benchmark and tests)."""
 
-    def __init__(self, database: Database, prices: PriceCache | None, *, max_calls: int = ledger.COPY_ABOVE) -> None:
+    def __init__(self, database: Database, prices: PriceCache | None, *, max_calls: int = ledger.COPY_ABOVE,
+                 partitions: PartitionKeeper | None = None) -> None:
         if not 1 <= max_calls <= ledger.COPY_ABOVE:
             # Bigger groups would take the ledger's COPY path: several statements, which in
             # autocommit would not make one transaction.
             raise ValueError(f"max_calls must be between 1 and {ledger.COPY_ABOVE}")
         self._database = database
         self._prices = prices
+        self._partitions = partitions
         self._max_calls = max_calls
         self._lock = threading.Lock()
         self._queue: list[_Ticket] = []
@@ -147,7 +150,7 @@ class GroupCommit:
     def _record(self, calls: list[NewCall]) -> list[IngestResult]:
         session = self._database.statement_factory()
         try:
-            writer = ledger.Ledger(session, prices=self._prices)
+            writer = ledger.Ledger(session, prices=self._prices, partitions=self._partitions)
             results = writer.record(calls)
             session.commit()  # in autocommit the statement has committed already; this ends the session's work
         except BaseException as exc:
@@ -165,4 +168,4 @@ def _not_the_calls_fault(exc: BaseException) -> bool:
     """The connection or the database failed (lost connection, shutdown, cancelled statement),
     not a call's data: writing the calls one by one would not help — and a call without a
     requestId could be stored twice if the lost statement had committed."""
-    return isinstance(exc, DATABASE_UNAVAILABLE)
+    return is_outage(exc)

@@ -25,6 +25,7 @@ Nothing is committed here: the request or command that owns the transaction comm
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -32,18 +33,21 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import select, tuple_
+from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app.ledger import rollups
 from app.ledger.after_write import AfterWrite, log_calls
 from app.models import CallRequestKey, LlmCall
+from app.partitions import PartitionKeeper
 from app.pricing import PriceBook, PriceCache, PricesChanged
 from app.pricing.catalog import canonical
 from app.pricing.usage import usage_of
-from app.records import CallRecord, IngestResult, NewCall
+from app.records import CallRecord, IngestResult, NewCall, differences
 from app.token_types import TOKEN_NAMES, TOTAL_TOKENS
+
+log = logging.getLogger(__name__)
 
 STAGING = "llm_call_staging"
 # Batches of more calls than this are COPYed into the staging table; smaller ones travel in the
@@ -55,7 +59,8 @@ PRICING_ATTEMPTS = 5
 # by the ingest statement (recorded_at comes from the database clock).
 COLUMNS = ("timestamp", "company_id", "user_id", "assistant_id", "assistant_name", "endpoint", "provider",
            "model", "canonical_provider", "canonical_model", *TOKEN_NAMES, TOTAL_TOKENS, "service_tier",
-           "input_cost", "output_cost", "total_cost", "price_id", "duration_ms", "success", "error_message",
+           "input_cost", "output_cost", "total_cost", "price_id", "unpriced_reason", "duration_ms", "success",
+           "error_message",
            "request_id", "metadata")
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in COLUMNS)
 _STAGED = ", ".join(f'"{name}"' for name in ("id", *COLUMNS))
@@ -105,9 +110,11 @@ def utc_now() -> datetime:
 
 class Ledger:
     def __init__(self, session: Session, *, prices: PriceCache | None = None,
+                 partitions: PartitionKeeper | None = None,
                  clock: Callable[[], datetime] = utc_now, after_write: AfterWrite = log_calls) -> None:
         self._session = session
         self._prices = prices
+        self._partitions = partitions
         self._clock = clock
         self._after_write = after_write
 
@@ -115,7 +122,10 @@ class Ledger:
         if not calls:
             return []
         now = self._clock()
+        sent = calls
         calls = [call if call.timestamp else replace(call, timestamp=now) for call in calls]
+        if self._partitions is not None:  # the months these calls need, before they arrive
+            self._partitions.ensure(call.timestamp for call in calls)
 
         # Retries within the batch resolve to the first call with the same key.
         owner = list(range(len(calls)))
@@ -136,10 +146,16 @@ class Ledger:
         results = []
         for index in range(len(calls)):
             first = owner[index]
-            if first in stored:
-                results.append(IngestResult(stored[first], duplicate=first != index))
-            else:
-                results.append(IngestResult(earlier[first], duplicate=True))
+            if first in stored and first == index:
+                results.append(IngestResult(stored[first], duplicate=False))
+                continue
+            original = stored[first] if first in stored else earlier[first]
+            differs = differences(sent[index], original)
+            if differs:
+                log.warning("Retry of call %s (company %r, requestId %r) differs from the stored call in %s; "
+                            "the stored call is kept", original.id, original.company_id, original.request_id,
+                            ", ".join(differs))
+            results.append(IngestResult(original, duplicate=True, differs=differs))
         return results
 
     def committed(self, results: Sequence[IngestResult]) -> None:
@@ -194,10 +210,18 @@ class Ledger:
         """The calls stored before under keys this batch lost, by the index of the call that lost."""
         if not lost:
             return {}
+        # The keys travel as two arrays (one parameter each, whatever their number: a list of
+        # 10,000 (company, requestId) pairs in an IN clause overflows PostgreSQL's parser stack).
+        companies, requests = zip(*lost, strict=True)
+        texts = postgresql.ARRAY(Text)
+        wanted = func.unnest(bindparam("companies", list(companies), type_=texts),
+                             bindparam("requests", list(requests), type_=texts)).table_valued(
+            "company_id", "request_id").render_derived(name="wanted")
         rows = self._session.execute(
             select(CallRequestKey.company_id, CallRequestKey.request_id, LlmCall)
+            .join(wanted, (wanted.c.company_id == CallRequestKey.company_id)
+                  & (wanted.c.request_id == CallRequestKey.request_id))
             .join(LlmCall, (LlmCall.id == CallRequestKey.call_id) & (LlmCall.timestamp == CallRequestKey.call_timestamp))
-            .where(tuple_(CallRequestKey.company_id, CallRequestKey.request_id).in_(list(lost)))
         )
         return {lost[(company, request)]: CallRecord.from_row(call) for company, request, call in rows}
 
@@ -225,6 +249,7 @@ def _row(call: NewCall, book: PriceBook) -> dict[str, Any]:
         "output_cost": cost.output_cost if cost else None,
         "total_cost": cost.total_cost if cost else None,
         "price_id": price.id if price else None,
+        "unpriced_reason": None if price else book.unpriced_reason(call),
         "duration_ms": call.duration_ms,
         "success": call.success,
         "error_message": call.error,

@@ -64,7 +64,7 @@ class RepriceBatch:
     newly_priced: int  # unpriced → priced
     repriced: int  # priced → other price or other costs
     unpriced: int  # priced → no price in force any more (e.g. a price's start was corrected)
-    still_unpriced: Counter[tuple[str, str]]  # (provider, model) → calls left without a price
+    still_unpriced: Counter[tuple[str, str, str]]  # (provider, model, reason) → calls left without a price
     old_total: Decimal
     new_total: Decimal
 
@@ -78,7 +78,7 @@ class RepriceResult:
     newly_priced: int = 0
     repriced: int = 0
     unpriced: int = 0
-    still_unpriced_by_model: dict[tuple[str, str], int] = field(default_factory=dict)
+    still_unpriced_by_model: dict[tuple[str, str, str], int] = field(default_factory=dict)  # with the reason
     old_total: Decimal = ZERO
     new_total: Decimal = ZERO
 
@@ -104,7 +104,7 @@ class RepriceResult:
         )
 
 
-_COST_COLUMNS = ("price_id", "input_cost", "output_cost", "total_cost")
+_COST_COLUMNS = ("price_id", "input_cost", "output_cost", "total_cost", "unpriced_reason")
 # What repricing reads of a call: what prices it (names as sent, tokens) and its rollup keys.
 _READ = tuple(dict.fromkeys(("provider", "model", *(c for c in rollups.SOURCE_COLUMNS
                                                     if c not in ("timestamp", "metadata")),
@@ -178,17 +178,19 @@ class Repricer:
         for row in rows:
             priced = book.cost_of(row)
             if priced is None:
-                new = dict.fromkeys(_COST_COLUMNS)
-                missing[(row.provider, row.model)] += 1
+                new = dict.fromkeys(_COST_COLUMNS) | {"unpriced_reason": book.unpriced_reason(row)}
+                missing[(row.provider, row.model, new["unpriced_reason"])] += 1
             else:
                 price, cost = priced
                 new = {"price_id": price.id, "input_cost": cost.input_cost, "output_cost": cost.output_cost,
-                       "total_cost": cost.total_cost}
+                       "total_cost": cost.total_cost, "unpriced_reason": None}
             old_total += row.total_cost or ZERO
             new_total += new["total_cost"] or ZERO
             if all(getattr(row, column) == new[column] for column in _COST_COLUMNS):
                 continue
             changes.append({"id": row.id, "timestamp": row.timestamp, "company_id": row.company_id, **new})
+            if row.price_id is None and new["price_id"] is None:
+                continue  # still unpriced: only the reason is new
             rollup_changes.append(rollups.CostChange(
                 row=row,
                 unpriced_calls=(new["price_id"] is None) - (row.price_id is None),

@@ -2,7 +2,8 @@
 the rollup tables are the ledger's (:mod:`app.ledger.rollup_tables`), registered when it is imported."""
 
 from app.models.calls import CallRequestKey, LlmCall
+from app.models.keys import ApiKey
 from app.models.price_epoch import PriceEpoch
 from app.models.prices import ModelPrice
 
-__all__ = ["CallRequestKey", "LlmCall", "ModelPrice", "PriceEpoch"]
+__all__ = ["ApiKey", "CallRequestKey", "LlmCall", "ModelPrice", "PriceEpoch"]

@@ -77,6 +77,8 @@ class LlmCall(_token_columns(), Base):
     output_cost: Mapped[Decimal | None]
     total_cost: Mapped[Decimal | None]
     price_id: Mapped[int | None] = mapped_column(ForeignKey("model_price.id", ondelete="RESTRICT"))
+    # Why an unpriced call has no price (app.pricing.PriceBook.unpriced_reason); NULL when priced.
+    unpriced_reason: Mapped[str | None]
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     success: Mapped[bool] = mapped_column(server_default=text("true"))
     error_message: Mapped[str | None]

@@ -22,6 +22,7 @@ from app.db import money_problem
 from app.models import ModelPrice
 from app.pricing import catalog
 from app.pricing.catalog import SERVICE_TIERS, TokenPrices
+from app.pricing.cost import engine_price
 from app.pricing.store import INSERTED, PriceRef
 from app.token_types import PRICE_NAMES, PRICE_TYPES
 
@@ -29,7 +30,23 @@ MILLION = Decimal(1_000_000)
 
 
 class OverrideError(ValueError):
-    """An override that cannot be stored; the message names the problem."""
+    """An override that cannot be stored; the message names the problem, `fields` the REST fields."""
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+def engine_problem(prices: TokenPrices) -> OverrideError | None:
+    """Why the cost engine (genai-prices) would refuse these prices — e.g. prices for two token
+    types that overlap (1-hour cache writes of audio input) without the price of their overlap —
+    checked when a price is written, so that no stored price can fail the calls it applies to."""
+    try:
+        engine_price(prices)
+    except (ValueError, ArithmeticError, TypeError) as exc:
+        named = tuple(price.json for price in PRICE_TYPES if price.genai.replace("_mtok", "_tokens") in str(exc))
+        return OverrideError(f"the cost engine cannot use these prices: {exc}", named)
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +110,8 @@ def upsert_override(session: Session, override: Override) -> StoredOverride:
         for step in tiers:
             if problem := _price_problem(Decimal(step["price"]), f"tier price of {column}"):
                 raise OverrideError(problem)
+    if problem := engine_problem(prices):
+        raise problem
     provider, model = canonical_model(override.provider, override.model)
     values = asdict(prices) | {
         "provider": provider, "model": model, "valid_from": override.valid_from, "kind": "override",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from bisect import bisect_right
 from dataclasses import asdict, dataclass
@@ -16,6 +17,8 @@ from app.models import ModelPrice, PriceEpoch
 from app.pricing import catalog
 from app.pricing.cost import CallCost, compute_cost, engine_price
 from app.pricing.usage import TokenUsage, usage_of
+
+log = logging.getLogger(__name__)
 
 # In RETURNING of an upsert, xmax = 0 marks a row the statement inserted rather than updated.
 INSERTED = literal_column("(xmax = 0)").label("inserted")
@@ -205,6 +208,7 @@ class PriceBook:
         self._cache = cache
         self._histories: dict[tuple[str, str], Histories] = {}
         self._engine_prices: dict[int, Any] = {}  # price id → the catalog engine's form of it
+        self._refused: dict[int, str] = {}  # price id → why the engine refused it
         self.epoch: int | None = None
         self._epoch_known = False
 
@@ -230,13 +234,31 @@ class PriceBook:
         Used by the ledger at ingest and by repricing, so a call is priced the same way by both.
         """
         price = self.price_at(provider, model, at, company_id=company_id, service_tier=service_tier)
-        if price is None:
+        if price is None or price.id in self._refused:
             return None
-        if price.id not in self._engine_prices:
-            self._engine_prices[price.id] = (self._cache.engine_price(price, self.epoch) if self._cache
-                                             else engine_price(price))
-        cost = compute_cost(price, usage, self._engine_prices[price.id])
+        try:
+            if price.id not in self._engine_prices:
+                self._engine_prices[price.id] = (self._cache.engine_price(price, self.epoch) if self._cache
+                                                 else engine_price(price))
+            cost = compute_cost(price, usage, self._engine_prices[price.id])
+        except (ValueError, ArithmeticError, TypeError) as exc:
+            # A stored price the engine cannot use (written before prices were checked, or by
+            # hand): the call is kept unpriced with the reason, never refused.
+            log.error("Price %s (%s/%s) refused by the cost engine: %s; its calls are stored unpriced",
+                      price.id, price.provider, price.model, exc)
+            self._refused[price.id] = str(exc)
+            return None
         return (price, cost) if cost is not None else None
+
+    def unpriced_reason(self, call: Any) -> str:
+        """Why :meth:`cost_of` found no cost for `call` (asked only for calls it did not price)."""
+        price = self.price_at(call.provider, call.model, call.timestamp, company_id=call.company_id,
+                              service_tier=call.service_tier)
+        if price is None:
+            return f"no price for {call.provider}/{call.model} ({call.service_tier}) at the call's time"
+        if price.id in self._refused:
+            return f"price {price.id} refused by the cost engine: {self._refused[price.id]}"
+        return f"price {price.id} has no rate for the input or output tokens used"
 
     def cost_of(self, call: Any) -> tuple[PriceRef, CallCost] | None:
         """:meth:`cost_at` for anything with a call's fields (a new call, a stored row)."""

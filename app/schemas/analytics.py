@@ -15,7 +15,8 @@ from marshmallow import Schema, ValidationError, fields, post_load, pre_dump, va
 
 from app.analytics import BREAKDOWN_KEYS, DEFAULT_TOP, MAX_TOP, SORTS, BreakdownPage, CallFilters, CallPage
 from app.schemas.calls import CallOutSchema
-from app.schemas.fields import Money
+from app.bounds import FIRST_DAY, MAX_OFFSET, offset_problem, span_problem
+from app.schemas.fields import CompanyId, Day, Money
 
 DEFAULT_DAYS = 30
 
@@ -29,10 +30,11 @@ def utc_today() -> date:
 
 
 class DateRangeQuery(Schema):
-    """Optional inclusive range; when both dates are given, endDate must not precede startDate."""
+    """Optional inclusive range; when both dates are given, endDate must not precede startDate.
+    Dates lie within the years the ledger holds (app.bounds)."""
 
-    start = fields.Date(data_key="startDate", load_default=None, metadata={"example": "2026-03-01"})
-    end = fields.Date(data_key="endDate", load_default=None, metadata={"example": "2026-03-31"})
+    start = Day(data_key="startDate", load_default=None, metadata={"example": "2026-03-01"})
+    end = Day(data_key="endDate", load_default=None, metadata={"example": "2026-03-31"})
 
     @validates_schema
     def _check_order(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -44,24 +46,24 @@ class DateRangeQuery(Schema):
 class PeriodQuery(DateRangeQuery):
     """A range that defaults to the last 30 days: endDate today (UTC), startDate 29 days before it."""
 
-    end = fields.Date(data_key="endDate", load_default=utc_today,
-                      metadata={"example": "2026-03-31", "description": "Default: today (UTC)."})
-    start = fields.Date(data_key="startDate", load_default=None,
-                        metadata={"example": "2026-03-01", "description": "Default: endDate minus 29 days."})
+    end = Day(data_key="endDate", load_default=utc_today,
+              metadata={"example": "2026-03-31", "description": "Default: today (UTC)."})
+    start = Day(data_key="startDate", load_default=None,
+                metadata={"example": "2026-03-01", "description": "Default: endDate minus 29 days."})
 
     @post_load
     def _default_start(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if data["start"] is None:
-            data["start"] = data["end"] - timedelta(days=DEFAULT_DAYS - 1)
+            data["start"] = max(data["end"] - timedelta(days=DEFAULT_DAYS - 1), FIRST_DAY)
         return data
 
 
 class CompanyPeriodQuery(PeriodQuery):
-    company_id = fields.String(data_key="companyId", load_default=None)
+    company_id = CompanyId()
 
 
 class CompanyRangeQuery(DateRangeQuery):
-    company_id = fields.String(data_key="companyId", load_default=None)
+    company_id = CompanyId()
 
 
 def _top() -> fields.Integer:
@@ -78,12 +80,38 @@ class TopRangeQuery(CompanyRangeQuery):
     top = _top()
 
 
+class DailyQuery(CompanyPeriodQuery):
+    """A day-by-day range: at most `app.bounds.MAX_DAYS` days."""
+
+    @validates_schema
+    def _check_span(self, data: dict[str, Any], **kwargs: Any) -> None:
+        end = data.get("end") or utc_today()
+        start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
+        if problem := span_problem(start, end):
+            raise ValidationError(problem, "startDate")
+
+
 class CompanyOnlyQuery(Schema):
-    company_id = fields.String(data_key="companyId", load_default=None)
+    company_id = CompanyId()
 
 
 class UserPeriodQuery(PeriodQuery):
-    company_id = fields.String(data_key="companyId", load_default=None)
+    company_id = CompanyId()
+
+
+def _page() -> fields.Integer:
+    return fields.Integer(load_default=1, validate=validate.Range(min=1), metadata={
+        "description": f"From 1; a page starts at most {MAX_OFFSET:,} rows in ((page - 1) × limit)."})
+
+
+def _check_offset(data: dict[str, Any]) -> None:
+    page, limit = data.get("page"), data.get("limit")
+    if page is not None and limit is not None and (problem := offset_problem(page, limit)):
+        raise ValidationError(problem, "page")
+
+
+def _filter(max_length: int) -> fields.String:
+    return fields.String(load_default=None, validate=validate.Length(max=max_length))
 
 
 class BreakdownQuery(CompanyPeriodQuery):
@@ -92,9 +120,13 @@ class BreakdownQuery(CompanyPeriodQuery):
                        "(`flask costs dimensions promote KEY`; see GET /api/dimensions)."})
     sort = fields.String(load_default="cost", validate=validate.OneOf(SORTS),
                          metadata={"description": "Most first: by cost (default), calls or tokens."})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = _page()
     limit = fields.Integer(load_default=lambda: _default_page_size(), validate=lambda v: _check_page_size(v),
                            metadata={"description": "Entries per page: 50 unless set, at most 1000."})
+
+    @validates_schema
+    def _check_depth(self, data: dict[str, Any], **kwargs: Any) -> None:
+        _check_offset(data)
 
 
 def _default_page_size() -> int:
@@ -108,19 +140,23 @@ def _check_page_size(value: int) -> None:
 
 
 class CallListQuery(CompanyRangeQuery):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = _page()
     limit = fields.Integer(load_default=_default_page_size, validate=_check_page_size,
                            metadata={"description": "Page size: 50 unless set, at most 1000 (the server's settings)."})
-    assistant_id = fields.String(data_key="assistantId", load_default=None)
-    user_id = fields.String(data_key="userId", load_default=None)
-    model = fields.String(load_default=None)
-    provider = fields.String(load_default=None)
-    endpoint = fields.String(load_default=None)
+    assistant_id = fields.String(data_key="assistantId", load_default=None, validate=validate.Length(max=200))
+    user_id = fields.String(data_key="userId", load_default=None, validate=validate.Length(max=200))
+    model = _filter(200)
+    provider = _filter(64)
+    endpoint = _filter(500)
     success = fields.Boolean(truthy={"true"}, falsy={"false"}, load_default=None,
                              metadata={"description": "`true` or `false`."})
     dimension = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}:"), metadata={
         "description": "`key:value`: calls whose metadata has this value for a promoted dimension "
                        "(e.g. `project:checkout`)."})
+
+    @validates_schema
+    def _check_depth(self, data: dict[str, Any], **kwargs: Any) -> None:
+        _check_offset(data)
 
     @post_load
     def _make_filters(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -7,13 +7,14 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from app.bounds import YEARS
 from app.config import MAX_BATCH_CALLS
 from app.pricing import native
 from app.pricing.usage import TokenUsage
 from app.records import NewCall
 from app.token_types import TOKEN_TYPES
 from app.schemas.fast_load import FastList, FastLoad
-from app.schemas.fields import MAX_TOKENS, Money, StrictBoolean, StrictInteger, Text, TokenCount
+from app.schemas.fields import MAX_TOKENS, CompanyId, Moment, Money, StrictBoolean, StrictInteger, Text, TokenCount
 
 # Clocks drift; a call stamped further ahead than this is a client bug, not a real call.
 MAX_FUTURE_SKEW = timedelta(hours=1)
@@ -51,11 +52,13 @@ class CallInSchema(_TokenFieldsIn):
     error = fields.String(validate=validate.Length(max=10_000), allow_none=True, load_default=None)
     user_id = Text(200, allow_none=True, load_default=None, data_key="userId")
     endpoint = Text(500, allow_none=True, load_default=None)
-    company_id = Text(200, load_default=DEFAULT_COMPANY, data_key="companyId")
+    company_id = CompanyId(default=DEFAULT_COMPANY, metadata={
+        "description": f"Default: the API key's company (`{DEFAULT_COMPANY}` for a key that spans every company); "
+                       "a key bound to a company may write only for it (403)."})
     assistant_id = Text(200, allow_none=True, load_default=None, data_key="assistantId")
     assistant_name = Text(200, allow_none=True, load_default=None, data_key="assistantName")
-    timestamp = fields.AwareDateTime(format="iso", allow_none=True, load_default=None,
-                                     metadata={"description": "ISO 8601 with offset; defaults to the time of ingest."})
+    timestamp = Moment(format="iso", allow_none=True, load_default=None, metadata={
+        "description": f"ISO 8601 with offset, within {YEARS}; defaults to the time of ingest."})
     request_id = Text(200, allow_none=True, load_default=None, data_key="requestId",
                       metadata={"description": "Idempotency key: a retry with the same key (per company) is stored once."})
     metadata = fields.Dict(keys=fields.String(), load_default=dict)
@@ -110,6 +113,9 @@ class CallBatchInSchema(Schema):
 class CallOutSchema(_TokenFieldsOut):
     id = fields.Integer()
     duplicate = fields.Boolean(metadata={"description": "True when this was a retry of a call stored before."})
+    differs = fields.List(fields.String(), metadata={
+        "description": "On a retry: the fields in which it differs from the stored call (which is kept as it was, "
+                       "and the difference logged); empty when it is the same call."})
     provider = fields.String()
     model = fields.String()
     total_tokens = fields.Integer(data_key="totalTokens")
@@ -119,6 +125,9 @@ class CallOutSchema(_TokenFieldsOut):
     total_cost = Money(data_key="totalCost", allow_none=True)
     priced = fields.Boolean(metadata={"description": "False when no price was known; costs are null until repriced."})
     price_id = fields.Integer(data_key="priceId", allow_none=True)
+    unpriced_reason = fields.String(data_key="unpricedReason", allow_none=True, metadata={
+        "description": "Why the call has no price (no price for its model, tier and date; a price without a rate "
+                       "for the tokens used; a price the cost engine refused); null when priced."})
     duration_ms = fields.Integer(data_key="durationMs", allow_none=True)
     success = fields.Boolean()
     error = fields.String(allow_none=True)

@@ -8,7 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
+from marshmallow.utils import missing as missing_
 
+from app.auth import key_company, scoped_company
+from app.bounds import day_problem, moment_problem
 from app.db import money_problem
 
 MAX_TOKENS = 10**12
@@ -75,7 +78,29 @@ class Instant(fields.Field):
         if moment.tzinfo is None:
             raise ValidationError("A datetime needs a UTC offset (e.g. 2026-03-01T09:30:00+00:00); "
                                   "a bare date means 00:00 UTC.")
+        if problem := moment_problem(moment):  # compared before converting: year 1 at +05:00 has no UTC
+            raise ValidationError(problem)
         return moment.astimezone(UTC)
+
+
+class Day(fields.Date):
+    """A date (``YYYY-MM-DD``) within the years the ledger holds (app.bounds)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if problem := day_problem(day):
+            raise ValidationError(problem)
+        return day
+
+
+class Moment(fields.AwareDateTime):
+    """An ISO datetime with a UTC offset within the years the ledger holds (app.bounds)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if problem := moment_problem(moment):
+            raise ValidationError(problem)
+        return moment
 
 
 class StrictBoolean(fields.Boolean):
@@ -97,6 +122,21 @@ class StrictInteger(fields.Integer):
         if isinstance(value, bool):
             raise ValidationError("Not a valid integer.")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class CompanyId(fields.String):
+    """``companyId``, scoped by the request's API key (app.auth.scoped_company): a key bound to a
+    company acts on it only — omitted, the field is that company; another one (or null, meaning
+    every company) is a 403. For a platform key, or outside a request, the value as sent and
+    `default` when omitted."""
+
+    def __init__(self, *, default: str | None = None, allow_none: bool = False, **kwargs: Any) -> None:
+        super().__init__(data_key="companyId", allow_none=allow_none, validate=validate.Length(min=1, max=200),
+                         load_default=lambda: key_company() or default, **kwargs)
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        company = super().deserialize(value, attr, data, **kwargs)
+        return scoped_company(company, sent=value is not missing_)
 
 
 def TokenCount(**kwargs: Any) -> StrictInteger:  # noqa: N802 (a field factory reads like a type)

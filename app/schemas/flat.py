@@ -27,10 +27,12 @@ class FlatDump:
     def __init__(self, schema: Schema) -> None:
         self._plan: list[tuple[str, str, type | None, Callable[..., Any]]] = []
         for name, field in schema.dump_fields.items():
-            if isinstance(field, (fields.Nested, fields.List, fields.Method, fields.Function)):
+            strings = isinstance(field, fields.List) and type(field.inner) is fields.String
+            if isinstance(field, (fields.Nested, fields.List, fields.Method, fields.Function)) and not strings:
                 raise TypeError(f"{type(schema).__name__}.{name}: FlatDump handles flat schemas only")
+            # A list of plain strings passes as it is (each element is a str: FlatDump's callers' word).
             self._plan.append((field.data_key or name, field.attribute or name,
-                               _PASS_THROUGH.get(type(field)), field.serialize))
+                               list if strings else _PASS_THROUGH.get(type(field)), field.serialize))
 
     def one(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         out = {}

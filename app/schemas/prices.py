@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from app.pricing.catalog import SERVICE_TIERS, TokenPrices
 from app.pricing.overrides import Override
-from app.schemas.fields import MAX_TOKENS, Instant, Money, StrictInteger, Text, money_text
+from app.schemas.fields import MAX_TOKENS, CompanyId, Instant, Money, StrictInteger, Text, money_text
 from app.token_types import PRICE_NAMES, PRICE_TYPES
 
 API_SOURCE = "api"  # the `source` of overrides set through the API (the CLI's are "manual")
@@ -101,7 +101,7 @@ class PriceQuery(Schema):
     model = fields.String(load_default=None, metadata={
         "description": "The model id as price rows store it (the catalog's id, e.g. `gpt-4o`).", "example": "gpt-4o"})
     service_tier = fields.String(data_key="tier", load_default=None, validate=validate.OneOf(list(SERVICE_TIERS)))
-    company_id = fields.String(data_key="companyId", load_default=None, metadata={
+    company_id = CompanyId(metadata={
         "description": "Also list this company's overrides (without it, company overrides are left out)."})
     at = Instant(load_default=None, metadata={
         "description": "Only the rows in force at this instant: a date (00:00 UTC) or a datetime with offset "
@@ -132,8 +132,9 @@ class _OverrideKey(Schema):
         "example": "gpt-4o", "description": "Stored as the catalog's model id when the catalog knows the model."})
     valid_from = Instant(data_key="validFrom", required=True, metadata={
         "description": "Applies to calls from this instant on: a date (00:00 UTC) or a datetime with offset."})
-    company_id = Text(200, data_key="companyId", load_default=None, allow_none=True,
-                      metadata={"description": "Only for this company; omit for every company."})
+    company_id = CompanyId(allow_none=True, metadata={
+        "description": "Only for this company; null or omitted: every company. A key bound to a company sets "
+                       "overrides for its company only (omitted: that company)."})
     service_tier = fields.String(data_key="serviceTier", load_default="standard",
                                  validate=validate.OneOf(list(SERVICE_TIERS)))
 
