@@ -11,6 +11,7 @@ report and exits with its status (0: nothing found). Needs the ``fuzz`` extra
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,14 +48,35 @@ def main() -> int:
                      "--header", f"Authorization: Bearer {key}", "--checks", CHECKS,
                      "--max-time", str(seconds), "--workers", "2", "--max-response-time", "30",
                      "--suppress-health-check", "all", "--no-color"],
-                    check=False)
+                    check=False, capture_output=True, text=True)
+                print(result.stdout, result.stderr, sep="\n", flush=True)
                 errors = [line for line in (workdir / "gunicorn.log").read_text(errors="replace").splitlines()
-                          if "Traceback" in line or " 500 " in line or "ERROR" in line]
+                          if "Traceback" in line or re.search(r"\bERROR\b", line)]
                 if errors:
                     print(f"fuzz: the server logged {len(errors)} error lines, e.g.:", *errors[:10], sep="\n  ")
-                return result.returncode or (1 if errors else 0)
+                return _verdict(result.returncode, result.stdout, errors)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _verdict(status: int, report: str, server_errors: list[str]) -> int:
+    """0 when Schemathesis found nothing and the server logged no error. Schemathesis also exits 1
+    for its own runtime errors (e.g. Hypothesis failing to describe a strategy): those are said, and
+    are not findings about the service."""
+    failures = "\nFailures:" in report
+    if server_errors or failures:
+        print("fuzz: FOUND problems (see above)")
+        return 1
+    if status != 0:
+        tool = re.findall(r"Runtime Error: (\d+)", report)
+        if not tool:  # it did not run through (no schema, no server…): nothing was shown
+            print(f"fuzz: schemathesis exited {status} (see above)")
+            return status
+        print(f"fuzz: no failure found; Schemathesis itself raised {tool[0]} runtime error(s) while generating "
+              "cases (listed above under ERRORS), which are not findings about the service")
+    else:
+        print("fuzz: no failure found")
+    return 0
 
 
 if __name__ == "__main__":
