@@ -59,10 +59,12 @@ def prices_list(provider: str | None, model: str | None, tier: str | None, compa
                          for record in records)
         click.echo(out.getvalue(), nl=False)
     else:
-        headers = ["id", "provider", "model", "tier", "kind", "company", "valid_from", *PRICE_HEADERS, "tiers"]
+        headers = ["id", "provider", "model", "tier", "kind", "company", "valid_from", "window (UTC)", *PRICE_HEADERS,
+                   "tiers"]
         table = [[p.id, p.provider, p.model, p.service_tier, p.kind, p.company_id or "",
                   p.valid_from.date().isoformat() if p.valid_from.time() == datetime.min.time()
                   else p.valid_from.isoformat(),
+                  f"{p.window_start:%H:%M}-{p.window_end:%H:%M}" if p.window_start is not None else "",
                   *(num(getattr(p, name)) for name in PRICE_NAMES),
                   ", ".join(f"{c.removesuffix('_per_mtok')}>{t['start']}: {t['price']}"
                             for c, steps in p.tiers.items() for t in steps)] for p in rows]

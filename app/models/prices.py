@@ -13,12 +13,12 @@ replace a column's base price once a call's input tokens exceed a threshold, as
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Identity, UniqueConstraint, func, text
+from sqlalchemy import CheckConstraint, Identity, Time, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -41,6 +41,10 @@ class ModelPrice(PriceColumns, Base):
     kind: Mapped[str] = mapped_column(server_default=text("'catalog'"))
     company_id: Mapped[str | None]
     valid_from: Mapped[datetime]
+    # A daily time window (UTC, [start, end), wrapping past midnight when end < start) in which this
+    # price replaces the row of the same key without a window — DeepSeek's peak hours; NULL: all day.
+    window_start: Mapped[time | None] = mapped_column(Time)
+    window_end: Mapped[time | None] = mapped_column(Time)
     # (here the price columns of PriceColumns: declarative puts a mixin's columns after the class's
     # own, so the columns below sort after them, as the migrations have them)
     tiers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"), sort_order=1)
@@ -48,8 +52,10 @@ class ModelPrice(PriceColumns, Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), sort_order=1)
 
     __table_args__ = (
-        UniqueConstraint("provider", "model", "service_tier", "kind", "company_id", "valid_from",
-                         name="uq_model_price_key", postgresql_nulls_not_distinct=True),
+        UniqueConstraint("provider", "model", "service_tier", "kind", "company_id", "valid_from", "window_start",
+                         "window_end", name="uq_model_price_key", postgresql_nulls_not_distinct=True),
+        CheckConstraint("(window_start IS NULL AND window_end IS NULL) OR (window_start IS NOT NULL AND "
+                        "window_end IS NOT NULL AND window_start <> window_end)", name="window_whole"),
         CheckConstraint(" AND ".join(f"coalesce({name}, 0) >= 0" for name in PRICE_NAMES),
                         name="prices_non_negative"),
         CheckConstraint("kind IN ('catalog', 'override')", name="kind_known"),

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Iterator
 from functools import lru_cache
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -79,6 +79,20 @@ class CatalogPrice(TokenPrices):
     model: str
     service_tier: str = "standard"
     valid_from: datetime
+    # A daily window (UTC times, [start, end), wrapping past midnight) in which this price replaces
+    # the one of the same key without a window; None: all day.
+    window_start: time | None = None
+    window_end: time | None = None
+
+    def in_window(self, moment: datetime) -> bool:
+        """Whether `moment`'s UTC time of day is inside this price's window (as genai-prices'
+        TimeOfDateConstraint decides)."""
+        if self.window_start is None or self.window_end is None:
+            return True
+        now = moment.astimezone(UTC).time().replace(tzinfo=None)
+        if self.window_end < self.window_start:
+            return now >= self.window_start or now < self.window_end
+        return self.window_start <= now < self.window_end
 
 
 def normalise_provider(provider: str) -> str:
@@ -165,18 +179,32 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _without_time_of_day(model: types.ModelInfo) -> types.ModelInfo | None:
-    """The model with off-peak (time-of-day) prices removed; None if nothing else is left."""
-    def keep(constraint: object) -> bool:
-        return not isinstance(constraint, types.TimeOfDateConstraint)
+def _utc_time(moment: time) -> time:
+    """A constraint's time of day as a naive UTC time."""
+    if moment.tzinfo is None:
+        return moment
+    return datetime.combine(date(2000, 1, 3), moment).astimezone(UTC).time().replace(tzinfo=None)
 
-    prices = model.prices
-    if not isinstance(prices, types.ModelPrice):
-        prices = [conditional for conditional in prices if keep(conditional.constraint)]
-        if not prices:
-            return None
-    variants = [variant for variant in model.price_variants or () if keep(variant.constraint)]
-    return dataclasses.replace(model, prices=prices, price_variants=variants or None)
+
+def _windows(model: types.ModelInfo) -> list[tuple[time, time]]:
+    """The model's daily time windows (UTC), in the order the catalog lists them."""
+    conditionals = [] if isinstance(model.prices, types.ModelPrice) else model.prices
+    found = [c.constraint for c in conditionals] + [v.constraint for v in model.price_variants or ()]
+    return list(dict.fromkeys((_utc_time(c.start_time), _utc_time(c.end_time)) for c in found
+                              if isinstance(c, types.TimeOfDateConstraint)))
+
+
+def _inside(moment: time, window: tuple[time, time]) -> bool:
+    start, end = window
+    return (moment >= start or moment < end) if end < start else start <= moment < end
+
+
+def _outside_every_window(windows: list[tuple[time, time]]) -> time | None:
+    """A time of day no window covers (where the all-day price is in force); None if none is left."""
+    for candidate in (time(0), *(end for _, end in windows)):
+        if not any(_inside(candidate, window) for window in windows):
+            return candidate
+    return None
 
 
 def _change_dates(model: types.ModelInfo) -> list[datetime]:
@@ -199,22 +227,39 @@ def _tiers_of(model: types.ModelInfo) -> dict[str, dict[str, str] | None]:
 
 
 def catalog_prices() -> Iterator[CatalogPrice]:
-    """Every dated token price in the bundled snapshot, per service tier the model has."""
+    """Every dated token price in the bundled snapshot, per service tier the model has.
+
+    A model with daily time windows (DeepSeek's peak hours) gets, at each date its prices change,
+    the all-day price (as genai-prices evaluates it outside every window) and one price per window
+    that differs from it (as evaluated at the window's start that day): piecewise, exactly what
+    ``get_prices`` answers for any moment."""
     for provider in data_snapshot.get_snapshot().providers:
-        for listed in provider.models:
-            model = _without_time_of_day(listed)
-            if model is None:
-                continue
+        for model in provider.models:
             dates = _change_dates(model)
+            windows = _windows(model)
+            outside = _outside_every_window(windows) if windows else time(0)
             for tier, context in _tiers_of(model).items():
-                previous: TokenPrices | None = None
+                previous: tuple | None = None
                 for valid_from in dates:
-                    prices = token_prices(model.get_prices(valid_from, context))
-                    if prices is None or prices == previous:
+                    day = valid_from.date()
+                    base = (token_prices(model.get_prices(datetime.combine(day, outside, UTC), context))
+                            if outside is not None else None)
+                    windowed = []
+                    for start, end in windows:
+                        prices = token_prices(model.get_prices(datetime.combine(day, start, UTC), context))
+                        if prices is not None and prices != base:
+                            windowed.append(((start, end), prices))
+                    group = (base, tuple(windowed))
+                    if (base is None and not windowed) or group == previous:
                         continue
-                    previous = prices
-                    yield CatalogPrice(provider=provider.id, model=model.id, service_tier=tier,
-                                       valid_from=valid_from, **_fields(prices))
+                    previous = group
+                    if base is not None:
+                        yield CatalogPrice(provider=provider.id, model=model.id, service_tier=tier,
+                                           valid_from=valid_from, **_fields(base))
+                    for (start, end), prices in windowed:
+                        yield CatalogPrice(provider=provider.id, model=model.id, service_tier=tier,
+                                           valid_from=valid_from, window_start=start, window_end=end,
+                                           **_fields(prices))
 
 
 def _fields(prices: TokenPrices) -> dict[str, Any]:

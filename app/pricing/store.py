@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, literal_column, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.models import ModelPrice, PriceEpoch
@@ -92,15 +92,17 @@ def list_prices(
                       if company_id else ModelPrice.company_id.is_(None))
     identity = (ModelPrice.provider, ModelPrice.model, ModelPrice.service_tier, ModelPrice.kind,
                 ModelPrice.company_id)
-    if at is not None:
-        stmt = (
-            stmt.where(ModelPrice.valid_from <= at)
-            .ext(distinct_on(*identity))
-            .order_by(*identity, ModelPrice.valid_from.desc())
-        )
-    else:
-        stmt = stmt.order_by(*identity, ModelPrice.valid_from)
-    return [PriceRef.from_row(row) for row in session.scalars(stmt)]
+    stmt = stmt.order_by(*identity, ModelPrice.valid_from, ModelPrice.window_start.nulls_first())
+    rows = [PriceRef.from_row(row) for row in session.scalars(stmt)]
+    if at is None:
+        return rows
+    # In force at `at`: per identity, the latest start's all-day price or the window `at` falls in.
+    histories: dict[tuple, _History] = {}
+    for row in rows:
+        if row.valid_from <= at:
+            histories.setdefault((row.provider, row.model, row.service_tier, row.kind, row.company_id),
+                                 _History()).add(row)
+    return [price for history in histories.values() if (price := history.at(at)) is not None]
 
 
 class PricesChanged(Exception):
@@ -280,16 +282,30 @@ class PriceBook:
 
 
 class _History:
-    """Prices of one (kind, company, tier), oldest first."""
+    """Prices of one (kind, company, tier), added oldest first: per `valid_from`, the all-day
+    price and the prices of daily time windows, which replace it while a call's time of day is
+    inside them."""
 
     def __init__(self) -> None:
         self.starts: list[datetime] = []
-        self.prices: list[PriceRef] = []
+        self.prices: list[PriceRef | None] = []  # the all-day price from each start (None: windows only)
+        self.windows: list[list[PriceRef]] = []
 
     def add(self, price: PriceRef) -> None:
-        self.starts.append(price.valid_from)
-        self.prices.append(price)
+        if not self.starts or self.starts[-1] != price.valid_from:
+            self.starts.append(price.valid_from)
+            self.prices.append(None)
+            self.windows.append([])
+        if price.window_start is None:
+            self.prices[-1] = price
+        else:
+            self.windows[-1].append(price)
 
     def at(self, moment: datetime) -> PriceRef | None:
         position = bisect_right(self.starts, moment)
-        return self.prices[position - 1] if position else None
+        if not position:
+            return None
+        for windowed in self.windows[position - 1]:
+            if windowed.in_window(moment):
+                return windowed
+        return self.prices[position - 1]

@@ -70,6 +70,10 @@ class _PriceRowKey(Schema):
     kind = fields.String(metadata={"description": "`catalog` (genai-prices) or `override` (negotiated)."})
     company_id = fields.String(allow_none=True, metadata={"description": "Null: applies to every company."})
     valid_from = fields.DateTime(format="iso", metadata={"description": "Applies to calls from this instant on."})
+    window_start = fields.Time(format="iso", allow_none=True, metadata={
+        "description": "With windowEnd: a daily window (UTC, [start, end), wrapping past midnight) in which this "
+                       "price replaces the all-day one of the same key (e.g. DeepSeek's peak hours); null: all day."})
+    window_end = fields.Time(format="iso", allow_none=True, metadata={"description": "End of the daily window (UTC)."})
 
 
 _PriceRowRates = type("_PriceRowRates", (_PriceRowKey,),

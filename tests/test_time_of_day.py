@@ -1,0 +1,83 @@
+"""Time-of-day prices (DeepSeek's peak hours): every catalog model with daily windows, priced by
+the ledger just inside and just outside each window's edges, costs exactly what genai-prices'
+own `calc_price` gives for the same timestamp and usage."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+from genai_prices import Usage, calc_price, data_snapshot, types
+
+from app.pricing import PriceBook
+from app.pricing.usage import TokenUsage
+from tests.calls import post_call
+
+USAGE = TokenUsage(input_tokens=10_000, cached_input_tokens=2_000, output_tokens=1_000)
+
+
+def _windowed_models() -> list[tuple[str, str, list[tuple[time, time]]]]:
+    found = []
+    for provider in data_snapshot.get_snapshot().providers:
+        for model in provider.models:
+            prices = [] if isinstance(model.prices, types.ModelPrice) else model.prices
+            windows = sorted({(c.constraint.start_time, c.constraint.end_time) for c in prices
+                              if isinstance(c.constraint, types.TimeOfDateConstraint)})
+            if windows:
+                found.append((provider.id, model.id, windows))
+    return found
+
+
+WINDOWED = _windowed_models()
+DAYS = [date(2026, 3, 5), date(2026, 11, 20)]  # before and after the v4 models' price change
+
+
+def _moments(windows: list[tuple[time, time]]) -> list[datetime]:
+    """A second before, at, and a second before the end of, each window, on each day (UTC)."""
+    out = []
+    for day in DAYS:
+        for start, end in windows:
+            for edge in (start, end):
+                at = datetime.combine(day, edge.replace(tzinfo=None), UTC)
+                out += [at - timedelta(seconds=1), at, at + timedelta(seconds=1)]
+    return out
+
+
+def test_the_catalog_has_time_windows_to_test():
+    assert {model for _, model, _ in WINDOWED} >= {"deepseek-v4-pro", "deepseek-chat"}
+
+
+@pytest.mark.parametrize(("provider", "model", "windows"), WINDOWED, ids=[m for _, m, _ in WINDOWED])
+def test_every_windowed_model_costs_what_genai_prices_says_at_each_edge(session, provider, model, windows):
+    book = PriceBook(session)
+    for moment in _moments(windows):
+        expected = calc_price(Usage(input_tokens=10_000, cache_read_tokens=2_000, output_tokens=1_000), model,
+                              provider_id=provider, genai_request_timestamp=moment)
+        found = book.cost_at(provider, model, moment, USAGE)
+        assert found is not None, (model, moment)
+        price, cost = found
+        assert (cost.input_cost, cost.output_cost) == (expected.input_price, expected.output_price), (
+            model, moment, price.window_start, price.window_end)
+
+
+def test_the_issues_deepseek_call_costs_the_peak_price(client):
+    """deepseek-v4-pro, 10,000 input tokens (2,000 cache reads) and 1,000 output at 01:03 UTC: $0.014608
+    by genai-prices' calculator, once billed at the off-peak $0.007304."""
+    peak = post_call(client, provider="deepseek", model="deepseek-v4-pro", inputTokens=10_000,
+                     cachedInputTokens=2_000, outputTokens=1_000, timestamp="2026-11-20T01:03:00+00:00")
+    off_peak = post_call(client, provider="deepseek", model="deepseek-v4-pro", inputTokens=10_000,
+                         cachedInputTokens=2_000, outputTokens=1_000, timestamp="2026-11-20T04:03:00+00:00")
+    assert Decimal(peak["totalCost"]) == 2 * Decimal(off_peak["totalCost"])
+    expected = calc_price(Usage(input_tokens=10_000, cache_read_tokens=2_000, output_tokens=1_000),
+                          "deepseek-v4-pro", provider_id="deepseek",
+                          genai_request_timestamp=datetime(2026, 11, 20, 1, 3, tzinfo=UTC))
+    assert Decimal(peak["totalCost"]) == expected.total_price
+
+
+def test_prices_show_their_windows(client):
+    prices = client.get("/api/prices?provider=deepseek&model=deepseek-v4-pro&at=2026-11-20T01:30:00Z").json["prices"]
+    assert [(p["windowStart"], p["windowEnd"]) for p in prices if p["serviceTier"] == "standard"] == [
+        ("01:00:00", "04:00:00")]
+    off = client.get("/api/prices?provider=deepseek&model=deepseek-v4-pro&at=2026-11-20T05:00:00Z").json["prices"]
+    assert [(p["windowStart"], p["windowEnd"]) for p in off if p["serviceTier"] == "standard"] == [(None, None)]
