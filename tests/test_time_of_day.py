@@ -81,3 +81,33 @@ def test_prices_show_their_windows(client):
         ("01:00:00", "04:00:00")]
     off = client.get("/api/prices?provider=deepseek&model=deepseek-v4-pro&at=2026-11-20T05:00:00Z").json["prices"]
     assert [(p["windowStart"], p["windowEnd"]) for p in off if p["serviceTier"] == "standard"] == [(None, None)]
+
+
+def test_an_override_can_hold_only_in_a_daily_window(client):
+    """A company's negotiated peak rate for gpt-4o, 22:00-02:00 UTC (across midnight): inside it the
+    override prices the call, outside it the catalog does."""
+    made = client.post("/api/prices/overrides", json={
+        "provider": "openai", "model": "gpt-4o", "validFrom": "2026-03-01", "companyId": "night",
+        "inputPerMtok": "1", "outputPerMtok": "2", "windowStart": "22:00", "windowEnd": "02:00"})
+    assert made.status_code == 201, made.json
+    assert (made.json["windowStart"], made.json["windowEnd"]) == ("22:00:00", "02:00:00")
+    for at, overridden in (("2026-03-05T21:59:59+00:00", False), ("2026-03-05T22:00:00+00:00", True),
+                           ("2026-03-06T01:59:59+00:00", True), ("2026-03-06T02:00:00+00:00", False)):
+        call = post_call(client, company="night", timestamp=at)
+        assert (call["priceId"] == made.json["id"]) is overridden, at
+
+
+def test_a_window_needs_both_ends_that_differ(client, runner):
+    body = {"provider": "openai", "model": "gpt-4o", "validFrom": "2026-03-01", "inputPerMtok": "1"}
+    half = client.post("/api/prices/overrides", json=body | {"windowStart": "01:00"})
+    assert half.status_code == 400 and "windowEnd" in half.json["errors"]["json"]
+    empty = client.post("/api/prices/overrides", json=body | {"windowStart": "01:00", "windowEnd": "01:00"})
+    assert empty.status_code == 400
+    made = runner.invoke(args=["costs", "prices", "set", "--provider", "openai", "--model", "gpt-4o", "--from",
+                               "2026-03-01", "--input", "1", "--output", "2", "--window", "01:00-04:00"])
+    assert made.exit_code == 0, made.output
+    listed = runner.invoke(args=["costs", "prices", "list", "--provider", "openai", "--model", "gpt-4o"])
+    assert "01:00-04:00" in listed.output
+    bad = runner.invoke(args=["costs", "prices", "set", "--provider", "openai", "--model", "gpt-4o", "--from",
+                              "2026-03-01", "--input", "1", "--window", "1am-4am"])
+    assert bad.exit_code == 2 and "HH:MM-HH:MM" in bad.output

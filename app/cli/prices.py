@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 
 import click
@@ -96,18 +96,31 @@ def _decimal(ctx, param, value: str | None) -> Decimal | None:
     return number
 
 
+def _window(value: str | None) -> tuple[time, time] | None:
+    if value is None:
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a window HH:MM-HH:MM") from None
+    return start, end
+
+
 @prices.command("set")
 @click.option("--provider", required=True)
 @click.option("--model", required=True, help="Model name; stored as the catalog's id when the catalog knows it.")
 @click.option("--from", "valid_from", type=AT, required=True, help="UTC date/time the price applies from.")
 @click.option("--company", help="Only for this company (default: everyone).")
 @click.option("--tier", type=click.Choice(list(SERVICE_TIERS)), default="standard", show_default=True)
+@click.option("--window", callback=lambda ctx, param, value: _window(value),
+              help="Only in this daily window, UTC: HH:MM-HH:MM (e.g. 01:00-04:00; wraps past midnight).")
 @_price_options
 def prices_set(provider: str, model: str, valid_from: datetime, company: str | None, tier: str,
-               **columns: Decimal | None) -> None:
+               window: tuple[time, time] | None, **columns: Decimal | None) -> None:
     """Set a negotiated price (an override of the catalog) from a date on."""
+    start, end = window or (None, None)
     override = Override(provider=provider, model=model, valid_from=utc(valid_from), company_id=company,
-                        service_tier=tier, prices=TokenPrices(**columns))
+                        service_tier=tier, prices=TokenPrices(**columns), window_start=start, window_end=end)
     try:
         stored = set_override(get_session(), override)
     except OverrideError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -58,6 +58,10 @@ class Override:
     company_id: str | None = None
     service_tier: str = "standard"
     source: str = "manual"
+    # A daily window (UTC, [start, end), wrapping past midnight): the override applies only while a
+    # call's time of day is inside it; None: all day.
+    window_start: time | None = None
+    window_end: time | None = None
 
 
 def canonical_model(provider: str, model: str) -> tuple[str, str]:
@@ -110,12 +114,18 @@ def upsert_override(session: Session, override: Override) -> StoredOverride:
         for step in tiers:
             if problem := _price_problem(Decimal(step["price"]), f"tier price of {column}"):
                 raise OverrideError(problem)
+    if (override.window_start is None) != (override.window_end is None):
+        raise OverrideError("a window needs both its start and its end", ("windowStart", "windowEnd"))
+    if override.window_start is not None and override.window_start == override.window_end:
+        raise OverrideError("a window's start and end must differ (omit the window for all day)",
+                            ("windowStart", "windowEnd"))
     if problem := engine_problem(prices):
         raise problem
     provider, model = canonical_model(override.provider, override.model)
     values = asdict(prices) | {
         "provider": provider, "model": model, "valid_from": override.valid_from, "kind": "override",
         "company_id": override.company_id, "service_tier": override.service_tier, "source": override.source,
+        "window_start": override.window_start, "window_end": override.window_end,
     }
     stmt = insert(ModelPrice).values(values)
     stmt = stmt.on_conflict_do_update(

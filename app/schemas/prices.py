@@ -141,6 +141,10 @@ class _OverrideKey(Schema):
                        "overrides for its company only (omitted: that company)."})
     service_tier = fields.String(data_key="serviceTier", load_default="standard",
                                  validate=validate.OneOf(list(SERVICE_TIERS)))
+    window_start = fields.Time(data_key="windowStart", load_default=None, allow_none=True, metadata={
+        "example": "01:00", "description": "With windowEnd: the override applies only in this daily window (UTC, "
+                                           "[start, end), wrapping past midnight), e.g. peak hours; omit for all day."})
+    window_end = fields.Time(data_key="windowEnd", load_default=None, allow_none=True, metadata={"example": "04:00"})
 
 
 # As for a row: the override's identity, one price per price type, then the tiers.
@@ -177,4 +181,4 @@ class OverrideInSchema(_OverridePrices):
         prices = TokenPrices(**{column: data[column] for column in PRICE_NAMES}, tiers=tiers)
         return Override(provider=data["provider"], model=data["model"], valid_from=data["valid_from"],
                         company_id=data["company_id"], service_tier=data["service_tier"], prices=prices,
-                        source=API_SOURCE)
+                        source=API_SOURCE, window_start=data["window_start"], window_end=data["window_end"])
