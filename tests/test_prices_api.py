@@ -281,3 +281,36 @@ def test_an_unknown_model_says_why_it_is_unpriced(client):
     call = post_call(client, model="no-such-model-7")
     assert call["priced"] is False
     assert call["unpricedReason"] == "no price for openai/no-such-model-7 (standard) at the call's time"
+
+
+# --- who changed a price ------------------------------------------------------------------------
+
+def test_every_price_write_is_kept_with_who_and_what(client, make_client, runner):
+    first = post_override(client, model="gpt-4o", companyId="acme", inputPerMtok="1", outputPerMtok="2")
+    post_override(client, 200, model="gpt-4o", companyId="acme", inputPerMtok="1.5", outputPerMtok="2")
+    changes = client.get("/api/prices/history?provider=openai&model=gpt-4o&companyId=acme").json["changes"]
+    update, insert = changes[0], changes[1]
+    assert (insert["action"], update["action"]) == ("insert", "update")
+    assert insert["priceId"] == update["priceId"] == first["id"]
+    assert update["actor"].startswith("api key tests platform")
+    # Exact, as every price the API gives (a JSON number here would have gone through a float).
+    assert (update["old"]["input_per_mtok"], update["new"]["input_per_mtok"]) == (
+        "1.000000000000000000", "1.500000000000000000")
+    made = runner.invoke(args=["costs", "prices", "set", "--provider", "openai", "--model", "gpt-4o", "--from",
+                               "2026-04-01", "--input", "3", "--output", "4"])
+    assert made.exit_code == 0, made.output
+    shown = runner.invoke(args=["costs", "prices", "history", "--model", "gpt-4o"])
+    assert shown.exit_code == 0 and "cli " in shown.output and "input_per_mtok:  -> 3" in shown.output
+    # Another company's key sees the global prices' history and its own, never acme's overrides.
+    other = make_client("globex", "read").get("/api/prices/history?model=gpt-4o").json["changes"]
+    assert other and all(change["companyId"] in (None, "globex") for change in other)
+
+
+def test_the_history_cannot_be_rewritten(session):
+    from sqlalchemy import text
+    import sqlalchemy.exc
+
+    session.execute(text("UPDATE model_price SET source = source WHERE id = (SELECT min(id) FROM model_price)"))
+    with pytest.raises(sqlalchemy.exc.DBAPIError, match="append-only"):
+        with session.begin_nested():
+            session.execute(text("DELETE FROM price_change"))

@@ -9,9 +9,12 @@ from marshmallow import RAISE
 
 from app.api import ExactNumbersBlueprint
 from app.db import get_session
+from app.auth import current_principal
 from app.pricing import list_prices
+from app.pricing.history import list_changes, set_actor
 from app.pricing.overrides import Override, OverrideError, upsert_override
-from app.schemas.prices import OverrideInSchema, PriceListSchema, PriceQuery, PriceSchema
+from app.schemas.prices import (OverrideInSchema, PriceHistoryQuery, PriceHistorySchema, PriceListSchema, PriceQuery,
+                                PriceSchema)
 
 bp = ExactNumbersBlueprint("prices", __name__, url_prefix="/api/prices",
                            description="Prices per million tokens: the catalog and negotiated overrides")
@@ -38,9 +41,20 @@ def get_prices(args: dict[str, Any]):
 def post_override(override: Override):
     session = get_session()
     try:
+        principal = current_principal()
+        set_actor(session, f"api key {principal.name} (#{principal.key_id})" if principal else "api")
         stored = upsert_override(session, override)
     except OverrideError as exc:
         named = {"errors": {"json": {field: [str(exc)] for field in exc.fields}}} if exc.fields else {}
         abort(400, message=str(exc), **named)
     session.commit()
     return stored.price, 201 if stored.created else 200
+
+
+@bp.route("/history")
+@bp.arguments(PriceHistoryQuery, location="query", unknown=RAISE)
+@bp.response(200, PriceHistorySchema, description=(
+    "Every write to the price table, latest first: when, who, what (the row before and after). Kept by the "
+    "database itself (a trigger), append-only."))
+def price_history(args: dict[str, Any]):
+    return {"changes": list_changes(get_session(), **args)}

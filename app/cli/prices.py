@@ -15,6 +15,7 @@ from app.cli.common import AT, FORMAT, num, prices, utc
 from app.db import get_session
 from app.pricing import list_prices, sync_catalog
 from app.pricing.catalog import SERVICE_TIERS, TokenPrices
+from app.pricing.history import cli_actor, list_changes, set_actor
 from app.pricing.overrides import Override, OverrideError, import_litellm, set_override
 from app.schemas.prices import PriceRowSchema
 from app.token_types import PRICE_NAMES, PRICE_TYPES, PriceType
@@ -24,6 +25,7 @@ from app.token_types import PRICE_NAMES, PRICE_TYPES, PriceType
 def prices_sync() -> None:
     """Load the bundled genai-prices catalog into the price table (offline; idempotent)."""
     session = get_session()
+    set_actor(session, cli_actor())
     result = sync_catalog(session)
     session.commit()
     click.echo(f"{result.source}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged")
@@ -122,6 +124,7 @@ def prices_set(provider: str, model: str, valid_from: datetime, company: str | N
     override = Override(provider=provider, model=model, valid_from=utc(valid_from), company_id=company,
                         service_tier=tier, prices=TokenPrices(**columns), window_start=start, window_end=end)
     try:
+        set_actor(get_session(), cli_actor())
         stored = set_override(get_session(), override)
     except OverrideError as exc:
         raise click.UsageError(str(exc)) from None
@@ -143,6 +146,7 @@ def prices_import_litellm(path, valid_from: datetime, company: str | None) -> No
     except json.JSONDecodeError as exc:
         raise click.UsageError(f"{path.name} is not valid JSON: {exc}") from None
     try:
+        set_actor(get_session(), cli_actor())
         result = import_litellm(get_session(), document, valid_from=utc(valid_from), company_id=company,
                                 source=f"litellm:{path.name}")
     except OverrideError as exc:
@@ -152,3 +156,22 @@ def prices_import_litellm(path, valid_from: datetime, company: str | None) -> No
     for name, reason in sorted(result.skipped.items()):
         click.echo(f"  skipped {name}: {reason}")
 
+
+
+@prices.command("history")
+@click.option("--provider", help="Only this provider's prices.")
+@click.option("--model", help="Only this model's prices (as price rows name it).")
+@click.option("--company", help="Also this company's overrides.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+def prices_history(provider: str | None, model: str | None, company: str | None, limit: int) -> None:
+    """Who changed which price, when, from what to what (latest first)."""
+    changes = list_changes(get_session(), provider=provider, model=model, company_id=company, limit=limit)
+    if not changes:
+        click.echo("no price changes recorded")
+        return
+    for change in changes:
+        what = "; ".join(f"{name}: {'' if old is None else old} -> {'' if new is None else new}"
+                         for name, (old, new) in change.differences.items())
+        click.echo(f"{change.changed_at.isoformat(timespec='seconds')}  {change.actor}  {change.action} "
+                   f"price {change.price_id} {change.provider}/{change.model}"
+                   f"{' (' + change.company_id + ')' if change.company_id else ''}: {what}")

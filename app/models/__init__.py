@@ -4,6 +4,7 @@ the rollup tables are the ledger's (:mod:`app.ledger.rollup_tables`), registered
 from app.models.calls import CallRequestKey, LlmCall
 from app.models.keys import ApiKey
 from app.models.price_epoch import PriceEpoch
+from app.models.price_history import PriceChange
 from app.models.prices import ModelPrice
 
-__all__ = ["ApiKey", "CallRequestKey", "LlmCall", "ModelPrice", "PriceEpoch"]
+__all__ = ["ApiKey", "CallRequestKey", "LlmCall", "ModelPrice", "PriceChange", "PriceEpoch"]

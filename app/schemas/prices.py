@@ -100,6 +100,32 @@ class PriceListSchema(Schema):
     prices = fields.List(fields.Nested(PriceSchema))
 
 
+class PriceHistoryQuery(Schema):
+    provider = fields.String(load_default=None, validate=validate.Length(max=64))
+    model = fields.String(load_default=None, validate=validate.Length(max=200),
+                          metadata={"description": "The model id as price rows store it."})
+    company_id = CompanyId(metadata={"description": "Also this company's overrides (a company key: its own)."})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class PriceChangeSchema(Schema):
+    id = fields.Integer()
+    changed_at = fields.DateTime(format="iso", data_key="changedAt")
+    actor = fields.String(metadata={"description": "The API key's name and id, `cli <os user>`, or the database "
+                                                   "user marked (SQL) for a write made outside the ledger."})
+    action = fields.String(metadata={"description": "insert, update or delete."})
+    price_id = fields.Integer(data_key="priceId")
+    provider = fields.String()
+    model = fields.String()
+    company_id = fields.String(data_key="companyId", allow_none=True)
+    old = fields.Dict(allow_none=True, metadata={"description": "The row before (null for an insert)."})
+    new = fields.Dict(allow_none=True, metadata={"description": "The row after (null for a delete)."})
+
+
+class PriceHistorySchema(Schema):
+    changes = fields.List(fields.Nested(PriceChangeSchema))
+
+
 class PriceQuery(Schema):
     provider = fields.String(load_default=None, metadata={"example": "openai"})
     model = fields.String(load_default=None, metadata={
