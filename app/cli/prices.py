@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 import click
@@ -175,3 +175,48 @@ def prices_history(provider: str | None, model: str | None, company: str | None,
         click.echo(f"{change.changed_at.isoformat(timespec='seconds')}  {change.actor}  {change.action} "
                    f"price {change.price_id} {change.provider}/{change.model}"
                    f"{' (' + change.company_id + ')' if change.company_id else ''}: {what}")
+
+
+def _rates(prices: TokenPrices) -> str:
+    shown = {"in": prices.input_per_mtok, "out": prices.output_per_mtok, "cache read": prices.cache_read_per_mtok}
+    text = ", ".join(f"{name} {num(value)}" for name, value in shown.items() if value is not None)
+    steps = "; ".join(f"{column.removesuffix('_per_mtok')} >{step['start']:,}: {step['price']}"
+                      for column, tiers in prices.tiers.items() for step in tiers)
+    return text + (f" ({steps})" if steps else "")
+
+
+@prices.command("compare")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.option("--tolerance", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Percent by which two costs may differ before they are listed.")
+@click.option("--at", "at", type=AT, help="Compare the catalog prices in force then (UTC; default now).")
+def prices_compare(path, tolerance: float, at: datetime | None) -> None:
+    """A second opinion: LiteLLM's model_prices_and_context_window.json against the catalog.
+
+    For each model both price, a few standard usages are costed with each side's prices; those
+    that differ by more than --tolerance percent are listed with the prices (USD per million
+    tokens) behind each figure. Set an override (`prices set`) where the catalog is wrong."""
+    from app.pricing.compare import USAGES, compare
+
+    try:
+        document = json.loads(path.read(), parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise click.UsageError(f"{path.name} is not valid JSON: {exc}") from None
+    try:
+        result = compare(get_session(), document, at=utc(at) if at else datetime.now(UTC),
+                         tolerance=Decimal(str(tolerance)))
+    except OverrideError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"{result.compared:,} models priced by both ({result.only_litellm:,} LiteLLM entries the catalog "
+               f"does not price); usages: {'; '.join(USAGES)}")
+    if not result.disagreements:
+        click.echo(f"No cost differs by more than {tolerance:g}%.")
+        return
+    rows = [[f"{d.provider}/{d.model}", d.usage.split(" (")[0],
+             "(cannot price)" if d.ours is None else num(d.ours),
+             "(cannot price)" if d.theirs is None else num(d.theirs),
+             "" if d.percent is None else f"{d.percent:+}%", _rates(d.our_prices), _rates(d.their_prices)]
+            for d in result.disagreements]
+    click.echo(tabulate(rows, headers=["model", "usage", "catalog $", "LiteLLM $", "LiteLLM vs catalog",
+                                       "catalog prices", "LiteLLM prices"], disable_numparse=True))
+    click.echo(f"{len(result.disagreements):,} costs differ by more than {tolerance:g}%.")
