@@ -79,3 +79,38 @@ def test_sync_into_an_empty_table_adds_everything_once(runner, session):
     assert session.scalar(select(func.count()).select_from(ModelPrice)) == added
     second = runner.invoke(args=["costs", "prices", "sync"])
     assert second.stdout == f"{CATALOG_SOURCE}: 0 added, 0 updated, {added} unchanged\n"
+
+
+def test_sync_dry_run_says_what_an_upgrade_changes_and_what_it_would_cost(runner, session, client):
+    """An older catalog, simulated: DeepSeek's peak rows missing and gpt-4o's price edited. The dry
+    run lists both, reprices the last 30 days' calls of those models inside a rolled-back savepoint,
+    and changes nothing; the real sync then applies it (and the price history records it)."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+    from sqlalchemy import delete, func, select, update
+
+    from app.models import LlmCall, ModelPrice, PriceChange
+
+    session.execute(delete(ModelPrice).where(ModelPrice.provider == "deepseek", ModelPrice.window_start.is_not(None)))
+    session.execute(update(ModelPrice).where(ModelPrice.provider == "openai", ModelPrice.model == "gpt-4o",
+                                             ModelPrice.kind == "catalog", ModelPrice.service_tier == "standard")
+                    .values(output_per_mtok=5))
+    session.commit()
+    when = (datetime.now(UTC) - timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
+    call = client.post("/api/calls", json={"provider": "openai", "model": "gpt-4o", "inputTokens": 1000,
+                                           "outputTokens": 1000, "timestamp": when.isoformat()}).json
+    before = session.scalar(select(func.count()).select_from(ModelPrice))
+    dry = runner.invoke(args=["costs", "prices", "sync", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "change openai/gpt-4o (standard)" in dry.output and "output_per_mtok: 5 -> 10" in dry.output
+    assert "add    deepseek/deepseek-v4-pro (standard, 01:00-04:00 UTC)" in dry.output
+    # The call: 1,000 × $2.50 + 1,000 × $5 per million = $0.0075 now, $0.0125 at the catalog's $10.
+    assert call["totalCost"] == "0.0075"
+    assert "would cost $0.0125 instead of $0.0075 (+$0.005)" in dry.output and "Nothing was changed" in dry.output
+    assert session.scalar(select(func.count()).select_from(ModelPrice)) == before
+    assert session.scalar(select(LlmCall.total_cost).where(LlmCall.id == call["id"])) == Decimal("0.0075")
+    real = runner.invoke(args=["costs", "prices", "sync"])
+    assert real.exit_code == 0 and "change openai/gpt-4o" in real.output
+    assert runner.invoke(args=["costs", "prices", "sync", "--dry-run"]).output.startswith("Dry run: 0 to add, 0 to change")
+    assert session.scalar(select(func.count()).select_from(PriceChange).where(PriceChange.action == "update",
+                                                                              PriceChange.model == "gpt-4o"))

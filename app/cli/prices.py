@@ -14,6 +14,7 @@ from tabulate import tabulate
 from app.cli.common import AT, FORMAT, num, prices, utc
 from app.db import get_session
 from app.pricing import list_prices, sync_catalog
+from app.pricing.store import SYNCED_COLUMNS, catalog_diff
 from app.pricing.catalog import SERVICE_TIERS, TokenPrices
 from app.pricing.history import cli_actor, list_changes, set_actor
 from app.pricing.overrides import Override, OverrideError, import_litellm, set_override
@@ -22,13 +23,54 @@ from app.token_types import PRICE_NAMES, PRICE_TYPES, PriceType
 
 
 @prices.command("sync")
-def prices_sync() -> None:
-    """Load the bundled genai-prices catalog into the price table (offline; idempotent)."""
+@click.option("--dry-run", is_flag=True, help="Only say what syncing would add, change and end, and its effect "
+                                              "on the last --days' spend; change nothing.")
+@click.option("--days", type=click.IntRange(1, 3660), default=30, show_default=True,
+              help="The period whose spend the dry run reprices.")
+@click.option("--verbose", "-v", is_flag=True, help="List every added price (a first sync adds thousands).")
+def prices_sync(dry_run: bool, days: int, verbose: bool) -> None:
+    """Load the bundled genai-prices catalog into the price table (offline; idempotent).
+
+    Upgrading genai-prices: bump it, `prices sync --dry-run` (what changes, and what the last 30 days
+    would cost), `prices sync`, then `reprice --all --since D` over the range you want repriced."""
+    from app.ledger.catalog_upgrade import plan_upgrade
+
     session = get_session()
     set_actor(session, cli_actor())
+    plan = plan_upgrade(session, now=datetime.now(UTC), days=days) if dry_run else None
+    diff = plan.diff if plan else catalog_diff(session)
+    for old, new in diff.changed:
+        what = "; ".join(f"{name}: {_shown(getattr(old, name))} -> {_shown(getattr(new, name))}"
+                         for name in SYNCED_COLUMNS if getattr(old, name) != getattr(new, name))
+        click.echo(f"change {new.provider}/{new.model} ({new.service_tier}{_window_of(new)}) from "
+                   f"{new.valid_from.date().isoformat()}: {what}")
+    for new in diff.added if verbose or len(diff.added) <= 50 else ():
+        click.echo(f"add    {new.provider}/{new.model} ({new.service_tier}{_window_of(new)}) from "
+                   f"{new.valid_from.date().isoformat()}: input {_shown(new.input_per_mtok)}, "
+                   f"output {_shown(new.output_per_mtok)}")
+    for old in diff.ended:
+        click.echo(f"end    {old.provider}/{old.model} ({old.service_tier}{_window_of(old)}) from "
+                   f"{old.valid_from.date().isoformat()}: no longer in the bundle (kept: calls may use it)")
+    if plan:
+        impact = plan.impact
+        click.echo(f"Dry run: {len(diff.added):,} to add, {len(diff.changed):,} to change, {len(diff.ended):,} ended. "
+                   f"Repriced, the {impact.calls:,} calls of the affected models since "
+                   f"{impact.since.date().isoformat()} would cost ${num(impact.new_total)} instead of "
+                   f"${num(impact.old_total)} ({'+' if impact.new_total >= impact.old_total else '-'}$"
+                   f"{num(abs(impact.new_total - impact.old_total))}). Nothing was changed.")
+        return
     result = sync_catalog(session)
     session.commit()
-    click.echo(f"{result.source}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged")
+    click.echo(f"{result.source}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged"
+               + (f", {len(diff.ended)} no longer in the bundle (kept)" if diff.ended else ""))
+
+
+def _shown(value) -> str:
+    return "-" if value is None else num(value) if isinstance(value, Decimal) else str(value)
+
+
+def _window_of(price) -> str:
+    return f", {price.window_start:%H:%M}-{price.window_end:%H:%M} UTC" if price.window_start is not None else ""
 
 
 # The table's short headers of the prices, in PRICE_TYPES order; should the price types no longer

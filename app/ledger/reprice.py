@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, false, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.ledger import dimensions, rollups
@@ -42,6 +42,7 @@ class RepriceScope:
     model: str | None = None
     company: str | None = None
     include_priced: bool = False  # False: unpriced calls only; True: every call in the range
+    canonical_models: tuple[tuple[str, str], ...] | None = None  # only calls of these (provider, model) ids
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conditions = []
@@ -53,6 +54,9 @@ class RepriceScope:
             conditions.append(LlmCall.model == self.model)
         if self.company is not None:
             conditions.append(LlmCall.company_id == self.company)
+        if self.canonical_models is not None:
+            conditions.append(tuple_(LlmCall.canonical_provider, LlmCall.canonical_model).in_(self.canonical_models)
+                              if self.canonical_models else false())
         return conditions
 
 

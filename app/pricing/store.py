@@ -51,6 +51,38 @@ class SyncResult:
     unchanged: int
 
 
+@dataclass(frozen=True)
+class CatalogDiff:
+    """What syncing the bundled catalog would do to the stored catalog rows."""
+
+    added: list[catalog.CatalogPrice]
+    changed: list[tuple[PriceRef, catalog.CatalogPrice]]  # (stored, bundled)
+    ended: list[PriceRef]  # stored, no longer in the bundle (kept: calls may reference them)
+
+    @property
+    def models(self) -> tuple[tuple[str, str], ...]:
+        """The (provider, model) ids whose prices would be added or change."""
+        return tuple(sorted({(p.provider, p.model) for p in self.added}
+                            | {(new.provider, new.model) for _, new in self.changed}))
+
+
+def _catalog_key(price: catalog.CatalogPrice) -> tuple:
+    return (price.provider, price.model, price.service_tier, price.valid_from, price.window_start, price.window_end)
+
+
+def catalog_diff(session: Session) -> CatalogDiff:
+    bundled = {_catalog_key(price): price for price in catalog.catalog_prices()}
+    stored = {_catalog_key(row): row for row in (PriceRef.from_row(r) for r in session.scalars(
+        select(ModelPrice).where(ModelPrice.kind == "catalog")))}
+    changed = []
+    for key, new in bundled.items():
+        old = stored.get(key)
+        if old is not None and any(getattr(old, name) != getattr(new, name) for name in SYNCED_COLUMNS):
+            changed.append((old, new))
+    return CatalogDiff(added=[price for key, price in bundled.items() if key not in stored], changed=changed,
+                       ended=[row for key, row in stored.items() if key not in bundled])
+
+
 def sync_catalog(session: Session) -> SyncResult:
     """Upsert every catalog price; override rows (an operator's) are never touched."""
     rows = [asdict(price) | {"source": catalog.CATALOG_SOURCE, "kind": "catalog"}
