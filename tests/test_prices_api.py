@@ -12,6 +12,7 @@ from app.pricing.overrides import OverrideError
 from tests.calls import post_call
 
 PRICE_KEYS = ["id", "provider", "model", "serviceTier", "kind", "companyId", "validFrom", "windowStart", "windowEnd",
+              "windowZone",
               "inputPerMtok",
               "outputPerMtok", "cacheReadPerMtok", "cacheWritePerMtok", "cacheWrite1hPerMtok", "inputAudioPerMtok",
               "cachedAudioPerMtok", "outputAudioPerMtok", "tiers", "source"]
@@ -103,7 +104,7 @@ def test_post_stores_an_override_and_answers_with_the_row_as_get_lists_it(client
     assert body | {"id": None} == {
         "id": None, "provider": "openai", "model": "gpt-4o", "serviceTier": "batch", "kind": "override",
         "companyId": "acme", "validFrom": "2026-03-01T07:30:00+00:00", "windowStart": None, "windowEnd": None,
-        "inputPerMtok": "1.1",
+        "windowZone": None, "inputPerMtok": "1.1",
         "outputPerMtok": "4.4", "cacheReadPerMtok": "0.55", "cacheWritePerMtok": None, "cacheWrite1hPerMtok": None,
         "inputAudioPerMtok": None, "cachedAudioPerMtok": None, "outputAudioPerMtok": None,
         "tiers": {"inputPerMtok": [{"start": 200000, "price": "2.2"}]}, "source": "api"}

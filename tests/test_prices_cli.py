@@ -55,7 +55,7 @@ def test_without_at_every_dated_price_is_listed_in_order(runner):
         ("1970-01-01T00:00:00+00:00", "10"), ("2025-06-10T00:00:00+00:00", "2")]
     rows = list(csv.reader(io.StringIO(prices_list(runner, "--format", "csv"))))
     assert rows[0] == ["id", "provider", "model", "service_tier", "kind", "company_id", "valid_from",
-                       "window_start", "window_end", "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok",
+                       "window_start", "window_end", "window_zone", "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok",
                        "cache_write_1h_per_mtok", "input_audio_per_mtok", "cached_audio_per_mtok",
                        "output_audio_per_mtok", "tiers", "source"]
     assert len(rows) == 3

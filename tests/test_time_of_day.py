@@ -111,3 +111,26 @@ def test_a_window_needs_both_ends_that_differ(client, runner):
     bad = runner.invoke(args=["costs", "prices", "set", "--provider", "openai", "--model", "gpt-4o", "--from",
                               "2026-03-01", "--input", "1", "--window", "1am-4am"])
     assert bad.exit_code == 2 and "HH:MM-HH:MM" in bad.output
+
+
+def test_a_window_can_be_read_in_a_named_time_zone(client, runner):
+    """09:00-17:00 Europe/Berlin: 08:00-16:00 UTC in winter, 07:00-15:00 UTC in summer (DST followed)."""
+    made = client.post("/api/prices/overrides", json={
+        "provider": "openai", "model": "gpt-4o", "validFrom": "2026-01-01", "companyId": "berlin",
+        "inputPerMtok": "1", "outputPerMtok": "2", "windowStart": "09:00", "windowEnd": "17:00",
+        "windowZone": "Europe/Berlin"})
+    assert made.status_code == 201 and made.json["windowZone"] == "Europe/Berlin", made.json
+    for at, overridden in (("2026-01-15T07:59:59+00:00", False), ("2026-01-15T08:00:00+00:00", True),
+                           ("2026-01-15T15:59:59+00:00", True), ("2026-01-15T16:00:00+00:00", False),
+                           ("2026-07-15T07:00:00+00:00", True), ("2026-07-15T15:00:00+00:00", False)):
+        assert (post_call(client, company="berlin", timestamp=at)["priceId"] == made.json["id"]) is overridden, at
+    bad = client.post("/api/prices/overrides", json={
+        "provider": "openai", "model": "gpt-4o", "validFrom": "2026-01-01", "inputPerMtok": "1",
+        "windowStart": "09:00", "windowEnd": "17:00", "windowZone": "Mars/Olympus"})
+    assert bad.status_code == 400 and "windowZone" in bad.json["errors"]["json"]
+    cli = runner.invoke(args=["costs", "prices", "set", "--provider", "openai", "--model", "gpt-4o", "--from",
+                              "2026-02-01", "--input", "1", "--output", "2", "--window", "09:00-17:00",
+                              "--zone", "Asia/Shanghai"])
+    assert cli.exit_code == 0, cli.output
+    assert "09:00-17:00 Asia/Shanghai" in runner.invoke(
+        args=["costs", "prices", "list", "--provider", "openai", "--model", "gpt-4o"]).output

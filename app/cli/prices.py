@@ -70,7 +70,9 @@ def _shown(value) -> str:
 
 
 def _window_of(price) -> str:
-    return f", {price.window_start:%H:%M}-{price.window_end:%H:%M} UTC" if price.window_start is not None else ""
+    if price.window_start is None:
+        return ""
+    return f", {price.window_start:%H:%M}-{price.window_end:%H:%M} {price.window_zone or 'UTC'}"
 
 
 # The table's short headers of the prices, in PRICE_TYPES order; should the price types no longer
@@ -108,7 +110,8 @@ def prices_list(provider: str | None, model: str | None, tier: str | None, compa
         table = [[p.id, p.provider, p.model, p.service_tier, p.kind, p.company_id or "",
                   p.valid_from.date().isoformat() if p.valid_from.time() == datetime.min.time()
                   else p.valid_from.isoformat(),
-                  f"{p.window_start:%H:%M}-{p.window_end:%H:%M}" if p.window_start is not None else "",
+                  (f"{p.window_start:%H:%M}-{p.window_end:%H:%M}" + (f" {p.window_zone}" if p.window_zone else ""))
+                  if p.window_start is not None else "",
                   *(num(getattr(p, name)) for name in PRICE_NAMES),
                   ", ".join(f"{c.removesuffix('_per_mtok')}>{t['start']}: {t['price']}"
                             for c, steps in p.tiers.items() for t in steps)] for p in rows]
@@ -157,14 +160,16 @@ def _window(value: str | None) -> tuple[time, time] | None:
 @click.option("--company", help="Only for this company (default: everyone).")
 @click.option("--tier", type=click.Choice(list(SERVICE_TIERS)), default="standard", show_default=True)
 @click.option("--window", callback=lambda ctx, param, value: _window(value),
-              help="Only in this daily window, UTC: HH:MM-HH:MM (e.g. 01:00-04:00; wraps past midnight).")
+              help="Only in this daily window: HH:MM-HH:MM (e.g. 01:00-04:00; wraps past midnight), UTC unless --zone.")
+@click.option("--zone", help="The IANA time zone of --window's times (e.g. Asia/Shanghai; DST followed).")
 @_price_options
 def prices_set(provider: str, model: str, valid_from: datetime, company: str | None, tier: str,
-               window: tuple[time, time] | None, **columns: Decimal | None) -> None:
+               window: tuple[time, time] | None, zone: str | None, **columns: Decimal | None) -> None:
     """Set a negotiated price (an override of the catalog) from a date on."""
     start, end = window or (None, None)
     override = Override(provider=provider, model=model, valid_from=utc(valid_from), company_id=company,
-                        service_tier=tier, prices=TokenPrices(**columns), window_start=start, window_end=end)
+                        service_tier=tier, prices=TokenPrices(**columns), window_start=start, window_end=end,
+                        window_zone=zone)
     try:
         set_actor(get_session(), cli_actor())
         stored = set_override(get_session(), override)

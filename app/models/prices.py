@@ -45,6 +45,8 @@ class ModelPrice(PriceColumns, Base):
     # price replaces the row of the same key without a window — DeepSeek's peak hours; NULL: all day.
     window_start: Mapped[time | None] = mapped_column(Time)
     window_end: Mapped[time | None] = mapped_column(Time)
+    # The window's clock: an IANA time zone (e.g. Asia/Shanghai, DST followed); NULL: UTC.
+    window_zone: Mapped[str | None]
     # (here the price columns of PriceColumns: declarative puts a mixin's columns after the class's
     # own, so the columns below sort after them, as the migrations have them)
     tiers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"), sort_order=1)
@@ -56,6 +58,7 @@ class ModelPrice(PriceColumns, Base):
                          "window_end", name="uq_model_price_key", postgresql_nulls_not_distinct=True),
         CheckConstraint("(window_start IS NULL AND window_end IS NULL) OR (window_start IS NOT NULL AND "
                         "window_end IS NOT NULL AND window_start <> window_end)", name="window_whole"),
+        CheckConstraint("window_zone IS NULL OR window_start IS NOT NULL", name="zone_has_window"),
         CheckConstraint(" AND ".join(f"coalesce({name}, 0) >= 0" for name in PRICE_NAMES),
                         name="prices_non_negative"),
         CheckConstraint("kind IN ('catalog', 'override')", name="kind_known"),

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 from typing import Any
 
@@ -83,13 +84,15 @@ class CatalogPrice(TokenPrices):
     # the one of the same key without a window; None: all day.
     window_start: time | None = None
     window_end: time | None = None
+    window_zone: str | None = None  # an IANA zone the window's times are read in; None: UTC
 
     def in_window(self, moment: datetime) -> bool:
-        """Whether `moment`'s UTC time of day is inside this price's window (as genai-prices'
-        TimeOfDateConstraint decides)."""
+        """Whether `moment`'s time of day (in the window's zone, UTC by default) is inside this
+        price's window (as genai-prices' TimeOfDateConstraint decides for UTC windows)."""
         if self.window_start is None or self.window_end is None:
             return True
-        now = moment.astimezone(UTC).time().replace(tzinfo=None)
+        zone = ZoneInfo(self.window_zone) if self.window_zone else UTC
+        now = moment.astimezone(zone).time().replace(tzinfo=None)
         if self.window_end < self.window_start:
             return now >= self.window_start or now < self.window_end
         return self.window_start <= now < self.window_end

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from decimal import Decimal
 from typing import Any
 
@@ -62,6 +63,7 @@ class Override:
     # call's time of day is inside it; None: all day.
     window_start: time | None = None
     window_end: time | None = None
+    window_zone: str | None = None  # IANA zone of the window's times; None: UTC
 
 
 def canonical_model(provider: str, model: str) -> tuple[str, str]:
@@ -116,6 +118,14 @@ def upsert_override(session: Session, override: Override) -> StoredOverride:
                 raise OverrideError(problem)
     if (override.window_start is None) != (override.window_end is None):
         raise OverrideError("a window needs both its start and its end", ("windowStart", "windowEnd"))
+    if override.window_zone is not None:
+        if override.window_start is None:
+            raise OverrideError("a time zone needs a window", ("windowZone",))
+        try:
+            ZoneInfo(override.window_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise OverrideError(f"unknown time zone {override.window_zone!r} (use an IANA name such as "
+                                "Asia/Shanghai)", ("windowZone",)) from None
     if override.window_start is not None and override.window_start == override.window_end:
         raise OverrideError("a window's start and end must differ (omit the window for all day)",
                             ("windowStart", "windowEnd"))
@@ -126,6 +136,7 @@ def upsert_override(session: Session, override: Override) -> StoredOverride:
         "provider": provider, "model": model, "valid_from": override.valid_from, "kind": "override",
         "company_id": override.company_id, "service_tier": override.service_tier, "source": override.source,
         "window_start": override.window_start, "window_end": override.window_end,
+        "window_zone": override.window_zone,
     }
     stmt = insert(ModelPrice).values(values)
     stmt = stmt.on_conflict_do_update(

@@ -73,7 +73,8 @@ class _PriceRowKey(Schema):
     window_start = fields.Time(format="iso", allow_none=True, metadata={
         "description": "With windowEnd: a daily window (UTC, [start, end), wrapping past midnight) in which this "
                        "price replaces the all-day one of the same key (e.g. DeepSeek's peak hours); null: all day."})
-    window_end = fields.Time(format="iso", allow_none=True, metadata={"description": "End of the daily window (UTC)."})
+    window_end = fields.Time(format="iso", allow_none=True, metadata={"description": "End of the daily window."})
+    window_zone = fields.String(allow_none=True, metadata={"description": "The window's IANA time zone; null: UTC."})
 
 
 _PriceRowRates = type("_PriceRowRates", (_PriceRowKey,),
@@ -171,6 +172,10 @@ class _OverrideKey(Schema):
         "example": "01:00", "description": "With windowEnd: the override applies only in this daily window (UTC, "
                                            "[start, end), wrapping past midnight), e.g. peak hours; omit for all day."})
     window_end = fields.Time(data_key="windowEnd", load_default=None, allow_none=True, metadata={"example": "04:00"})
+    window_zone = fields.String(data_key="windowZone", load_default=None, allow_none=True,
+                                validate=validate.Length(max=64), metadata={
+        "example": "Asia/Shanghai", "description": "The IANA time zone the window's times are in (DST followed); "
+                                                   "default UTC."})
 
 
 # As for a row: the override's identity, one price per price type, then the tiers.
@@ -207,4 +212,5 @@ class OverrideInSchema(_OverridePrices):
         prices = TokenPrices(**{column: data[column] for column in PRICE_NAMES}, tiers=tiers)
         return Override(provider=data["provider"], model=data["model"], valid_from=data["valid_from"],
                         company_id=data["company_id"], service_tier=data["service_tier"], prices=prices,
-                        source=API_SOURCE, window_start=data["window_start"], window_end=data["window_end"])
+                        source=API_SOURCE, window_start=data["window_start"], window_end=data["window_end"],
+                        window_zone=data["window_zone"])
