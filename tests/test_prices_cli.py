@@ -55,7 +55,8 @@ def test_without_at_every_dated_price_is_listed_in_order(runner):
         ("1970-01-01T00:00:00+00:00", "10"), ("2025-06-10T00:00:00+00:00", "2")]
     rows = list(csv.reader(io.StringIO(prices_list(runner, "--format", "csv"))))
     assert rows[0] == ["id", "provider", "model", "service_tier", "kind", "company_id", "valid_from",
-                       "window_start", "window_end", "window_zone", "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok",
+                       "window_start", "window_end", "window_zone", "input_per_mtok", "output_per_mtok",
+                       "cache_read_per_mtok", "cache_write_per_mtok",
                        "cache_write_1h_per_mtok", "input_audio_per_mtok", "cached_audio_per_mtok",
                        "output_audio_per_mtok", "tiers", "source"]
     assert len(rows) == 3
@@ -111,6 +112,7 @@ def test_sync_dry_run_says_what_an_upgrade_changes_and_what_it_would_cost(runner
     assert session.scalar(select(LlmCall.total_cost).where(LlmCall.id == call["id"])) == Decimal("0.0075")
     real = runner.invoke(args=["costs", "prices", "sync"])
     assert real.exit_code == 0 and "change openai/gpt-4o" in real.output
-    assert runner.invoke(args=["costs", "prices", "sync", "--dry-run"]).output.startswith("Dry run: 0 to add, 0 to change")
+    again = runner.invoke(args=["costs", "prices", "sync", "--dry-run"]).output
+    assert again.startswith("Dry run: 0 to add, 0 to change")
     assert session.scalar(select(func.count()).select_from(PriceChange).where(PriceChange.action == "update",
                                                                               PriceChange.model == "gpt-4o"))
