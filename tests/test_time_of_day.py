@@ -134,3 +134,22 @@ def test_a_window_can_be_read_in_a_named_time_zone(client, runner):
     assert cli.exit_code == 0, cli.output
     assert "09:00-17:00 Asia/Shanghai" in runner.invoke(
         args=["costs", "prices", "list", "--provider", "openai", "--model", "gpt-4o"]).output
+
+
+def test_repricing_honours_the_windows(client, session, runner):
+    """A DeepSeek peak-hour call stored while the catalog lacked its windows (as before this change)
+    is billed at the peak price once the catalog is synced and the range repriced."""
+    from sqlalchemy import delete
+
+    from app.models import ModelPrice
+
+    session.execute(delete(ModelPrice).where(ModelPrice.provider == "deepseek", ModelPrice.window_start.is_not(None)))
+    session.commit()
+    call = post_call(client, provider="deepseek", model="deepseek-v4-pro", inputTokens=10_000,
+                     cachedInputTokens=2_000, outputTokens=1_000, timestamp="2026-11-20T01:03:00+00:00")
+    assert call["totalCost"] == "0.007304"  # the off-peak price, as the issue found
+    assert runner.invoke(args=["costs", "prices", "sync"]).exit_code == 0
+    repriced = runner.invoke(args=["costs", "reprice", "--all", "--since", "2026-11-20", "--until", "2026-11-20"])
+    assert repriced.exit_code == 0, repriced.output
+    records = client.get("/api/costs?model=deepseek-v4-pro&startDate=2026-11-20&endDate=2026-11-20").json["records"]
+    assert [r["totalCost"] for r in records] == ["0.014608"]
