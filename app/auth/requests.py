@@ -19,6 +19,7 @@ _SCOPE_OF: dict[str, tuple[str, str]] = {
     "ingest": ("ingest", "ingest"),
     "analytics": ("read", "read"),
     "prices": ("read", "admin"),
+    "budgets": ("read", "admin"),
 }
 
 

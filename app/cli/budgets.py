@@ -1,0 +1,86 @@
+"""`flask costs budgets …`: create, list and delete budgets."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import click
+from flask.cli import AppGroup
+from tabulate import tabulate
+
+from app.budgets import (DEFAULT_THRESHOLDS, BudgetError, BudgetSpec, create_budget, delete_budget, get_budget,
+                         list_budgets)
+from app.cli.common import costs, num
+from app.db import get_session
+from app.models.budgets import PERIODS
+
+budgets = AppGroup("budgets", help="Spending limits per company, period and time zone.")
+costs.add_command(budgets)
+
+
+def _limit(_ctx, _param, value: str) -> Decimal:
+    try:
+        limit = Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a decimal number") from None
+    if not limit.is_finite() or limit <= 0:
+        raise click.BadParameter("must be more than 0")
+    return limit
+
+
+def _thresholds(_ctx, _param, value: str) -> list[int]:
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter("comma-separated whole percentages, e.g. 50,80,100") from None
+
+
+@budgets.command("create")
+@click.option("--company", required=True)
+@click.option("--period", type=click.Choice(PERIODS), required=True)
+@click.option("--limit", "limit_usd", required=True, callback=_limit, help="USD per period.")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA zone of the period's calendar.")
+@click.option("--thresholds", default=",".join(map(str, DEFAULT_THRESHOLDS)), show_default=True,
+              callback=_thresholds, help="Alert at these percentages of the limit.")
+@click.option("--user", "user_id")
+@click.option("--assistant", "assistant_id")
+@click.option("--model")
+@click.option("--endpoint")
+@click.option("--api-key", "api_key_id", type=int, help="Only the calls of this API key (its id).")
+@click.option("--webhook", "webhook_url", help="Where its alerts are sent (http:// or https://).")
+def budgets_create(company: str, **values) -> None:
+    """Make a budget."""
+    if values["webhook_url"] and not values["webhook_url"].startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http:// or https:// URL", param_hint="--webhook")
+    try:
+        budget = create_budget(get_session(), BudgetSpec(company_id=company, **values))
+    except BudgetError as exc:
+        raise click.UsageError(str(exc)) from None
+    get_session().commit()
+    click.echo(f"Budget {budget.id}: {budget.company_id}, ${num(budget.limit_usd)} per {budget.period} "
+               f"({budget.timezone}), alerts at {', '.join(f'{t}%' for t in budget.thresholds)}")
+
+
+@budgets.command("list")
+@click.option("--company", help="Only this company's.")
+def budgets_list(company: str | None) -> None:
+    """The budgets."""
+    rows = [[b.id, b.company_id, b.period, b.timezone, num(b.limit_usd), ",".join(map(str, b.thresholds)),
+             " ".join(f"{name}={value}" for name, value in (("user", b.user_id), ("assistant", b.assistant_id),
+                                                              ("model", b.model), ("endpoint", b.endpoint),
+                                                              ("key", b.api_key_id)) if value is not None)]
+            for b in list_budgets(get_session(), company)]
+    click.echo(tabulate(rows, headers=["id", "company", "period", "timezone", "limit $", "alerts %", "narrowed to"],
+                        disable_numparse=True) if rows else "no budgets")
+
+
+@budgets.command("delete")
+@click.argument("budget_id", type=int)
+def budgets_delete(budget_id: int) -> None:
+    """Delete a budget."""
+    budget = get_budget(get_session(), budget_id)
+    if budget is None:
+        raise click.UsageError(f"no budget {budget_id}")
+    delete_budget(get_session(), budget)
+    get_session().commit()
+    click.echo(f"Budget {budget_id} deleted")

@@ -1,0 +1,42 @@
+"""`budget`: a spending limit of a company, over a calendar period in a time zone.
+
+Narrowed, optionally, to one user, assistant, model, endpoint or API key. `thresholds` are the
+percentages of the limit at which alerts fire (issue 12).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Identity, Index, Integer, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+PERIODS = ("day", "week", "month")
+
+
+class Budget(Base):
+    __tablename__ = "budget"
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    company_id: Mapped[str]
+    period: Mapped[str]
+    timezone: Mapped[str] = mapped_column(server_default=text("'UTC'"))
+    limit_usd: Mapped[Decimal]
+    thresholds: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    user_id: Mapped[str | None]
+    assistant_id: Mapped[str | None]
+    model: Mapped[str | None]
+    endpoint: Mapped[str | None]
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
+    webhook_url: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("period IN ('day', 'week', 'month')", name="period_known"),
+        CheckConstraint("limit_usd > 0", name="limit_positive"),
+        CheckConstraint("cardinality(thresholds) BETWEEN 1 AND 10", name="thresholds_count"),
+        Index("ix_budget_company_id", "company_id"),
+    )
