@@ -82,6 +82,12 @@ def revoke_key(session: Session, id_or_prefix: str) -> ApiKey:
     return key
 
 
+def find_key(session: Session, secret: str) -> ApiKey | None:
+    """The unrevoked key whose secret this is."""
+    return session.scalars(select(ApiKey).where(ApiKey.secret_hash == hash_of(secret),
+                                                ApiKey.revoked_at.is_(None))).one_or_none()
+
+
 class KeyRing:
     """Recognises keys for one process: hash → principal (or None), remembered `CACHE_SECONDS`."""
 
@@ -100,8 +106,7 @@ class KeyRing:
         if cached and cached[0] > now:
             return cached[1]
         with self._session_factory() as session:
-            key = session.scalars(select(ApiKey).where(ApiKey.secret_hash == digest,
-                                                       ApiKey.revoked_at.is_(None))).one_or_none()
+            key = find_key(session, secret)
             found = (Principal(key.id, key.name, key.company_id, frozenset(key.scopes)) if key else None)
             session.rollback()
         with self._lock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import click
 from flask.cli import AppGroup
@@ -10,7 +10,7 @@ from tabulate import tabulate
 
 from app.budgets import (DEFAULT_THRESHOLDS, BudgetError, BudgetSpec, create_budget, delete_budget, get_budget,
                          list_budgets)
-from app.cli.common import costs, num
+from app.cli.common import amount, costs, num
 from app.db import get_session
 from app.models.budgets import PERIODS
 
@@ -19,13 +19,7 @@ costs.add_command(budgets)
 
 
 def _limit(_ctx, _param, value: str) -> Decimal:
-    try:
-        limit = Decimal(value)
-    except InvalidOperation:
-        raise click.BadParameter(f"{value!r} is not a decimal number") from None
-    if not limit.is_finite() or limit <= 0:
-        raise click.BadParameter("must be more than 0")
-    return limit
+    return amount(value, positive=True)
 
 
 def _thresholds(_ctx, _param, value: str) -> list[int]:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import click
 from flask.cli import AppGroup
@@ -39,6 +40,17 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "csv", "jso
 def utc(moment: datetime | None) -> datetime | None:
     """A naive date/time from the command line, read as UTC."""
     return moment.replace(tzinfo=UTC) if moment else None
+
+
+def amount(value: str, *, positive: bool = False) -> Decimal:
+    """A decimal from the command line, exactly as typed: not negative (with `positive`, more than 0)."""
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        raise click.BadParameter(f"{value!r} is not a decimal number") from None
+    if not number.is_finite() or number < 0 or (positive and not number):
+        raise click.BadParameter("must be more than 0" if positive else "must be a non-negative decimal number")
+    return number
 
 
 def num(value) -> str:

@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 from tabulate import tabulate
 
-from app.auth.keys import KeyError_, create_key, list_keys, revoke_key
+from app.auth.keys import KeyError_, create_key, find_key, list_keys, revoke_key
 from app.cli.common import costs
 from app.db import get_session
 
@@ -66,14 +66,10 @@ def keys_revoke(key: str) -> None:
 def keys_local(path: Path) -> None:
     """For `make run` on a developer's machine: the local platform admin key kept in FILE, made
     (and written there, readable by its owner only) when the file is missing or its key revoked."""
-    from app.auth.keys import hash_of
-    from app.models import ApiKey
-    from sqlalchemy import select
-
     session = get_session()
     if path.exists():
         secret = path.read_text().strip()
-        if session.scalar(select(ApiKey.id).where(ApiKey.secret_hash == hash_of(secret), ApiKey.revoked_at.is_(None))):
+        if find_key(session, secret) is not None:
             click.echo(secret)
             return
     made = create_key(session, name="local admin (make run)", company_id=None, scopes="ingest,read,admin")

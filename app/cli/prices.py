@@ -11,7 +11,7 @@ from decimal import Decimal
 import click
 from tabulate import tabulate
 
-from app.cli.common import AT, FORMAT, num, prices, utc
+from app.cli.common import AT, FORMAT, amount, num, prices, utc
 from app.db import get_session
 from app.pricing import list_prices, sync_catalog
 from app.pricing.store import SYNCED_COLUMNS, catalog_diff
@@ -70,9 +70,7 @@ def _shown(value) -> str:
 
 
 def _window_of(price) -> str:
-    if price.window_start is None:
-        return ""
-    return f", {price.window_start:%H:%M}-{price.window_end:%H:%M} {price.window_zone or 'UTC'}"
+    return f", {price.window_text}" if price.window_text else ""
 
 
 # The table's short headers of the prices, in PRICE_TYPES order; should the price types no longer
@@ -105,13 +103,12 @@ def prices_list(provider: str | None, model: str | None, tier: str | None, compa
                          for record in records)
         click.echo(out.getvalue(), nl=False)
     else:
-        headers = ["id", "provider", "model", "tier", "kind", "company", "valid_from", "window (UTC)", *PRICE_HEADERS,
+        headers = ["id", "provider", "model", "tier", "kind", "company", "valid_from", "window", *PRICE_HEADERS,
                    "tiers"]
         table = [[p.id, p.provider, p.model, p.service_tier, p.kind, p.company_id or "",
                   p.valid_from.date().isoformat() if p.valid_from.time() == datetime.min.time()
                   else p.valid_from.isoformat(),
-                  (f"{p.window_start:%H:%M}-{p.window_end:%H:%M}" + (f" {p.window_zone}" if p.window_zone else ""))
-                  if p.window_start is not None else "",
+                  p.window_text,
                   *(num(getattr(p, name)) for name in PRICE_NAMES),
                   ", ".join(f"{c.removesuffix('_per_mtok')}>{t['start']}: {t['price']}"
                             for c, steps in p.tiers.items() for t in steps)] for p in rows]
@@ -132,15 +129,7 @@ def _price_option(price: PriceType):
 
 
 def _decimal(ctx, param, value: str | None) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        number = Decimal(value)
-    except ArithmeticError:
-        raise click.BadParameter(f"{value!r} is not a decimal number") from None
-    if not number.is_finite() or number < 0:
-        raise click.BadParameter("must be a non-negative decimal number")
-    return number
+    return None if value is None else amount(value)
 
 
 def _window(value: str | None) -> tuple[time, time] | None:

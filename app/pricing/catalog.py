@@ -86,6 +86,13 @@ class CatalogPrice(TokenPrices):
     window_end: time | None = None
     window_zone: str | None = None  # an IANA zone the window's times are read in; None: UTC
 
+    @property
+    def window_text(self) -> str:
+        """``01:00-04:00 UTC`` (or the window's zone); empty for an all-day price."""
+        if self.window_start is None or self.window_end is None:
+            return ""
+        return f"{self.window_start:%H:%M}-{self.window_end:%H:%M} {self.window_zone or 'UTC'}"
+
     def in_window(self, moment: datetime) -> bool:
         """Whether `moment`'s time of day (in the window's zone, UTC by default) is inside this
         price's window (as genai-prices' TimeOfDateConstraint decides for UTC windows)."""

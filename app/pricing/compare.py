@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.pricing import catalog
 from app.pricing.catalog import TokenPrices
 from app.pricing.cost import compute_cost
-from app.pricing.overrides import PRICED_MODES, OverrideError, _entry_overrides
+from app.pricing.overrides import PRICED_MODES, OverrideError, entry_overrides
 from app.pricing.store import list_prices
 from app.pricing.usage import TokenUsage
 
@@ -80,7 +80,7 @@ def _entries(document: dict[str, Any]) -> Iterator[tuple[str, TokenPrices, str, 
         if name == "sample_spec" or not isinstance(entry, dict) or entry.get("mode") not in PRICED_MODES:
             continue
         try:
-            overrides = _entry_overrides(name, entry, datetime.now(), None, "compare")
+            overrides = entry_overrides(name, entry, datetime.now(), None, "compare")
         except OverrideError:
             continue
         standard = next((o for o in overrides if o.service_tier == "standard"), None)

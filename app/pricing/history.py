@@ -10,10 +10,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, or_, select, text
+from sqlalchemy import Text, select, text
 from sqlalchemy.orm import Session
 
 from app.models import PriceChange
+from app.pricing.store import shown_to
 
 # The price columns a change shows (the rest of a row — ids, timestamps — is kept in the JSON).
 SHOWN = ("service_tier", "kind", "company_id", "valid_from", "window_start", "window_end", "input_per_mtok",
@@ -66,8 +67,7 @@ def list_changes(session: Session, *, provider: str | None = None, model: str | 
         query = query.where(PriceChange.provider == provider)
     if model:
         query = query.where(PriceChange.model == model)
-    query = query.where(or_(PriceChange.company_id.is_(None), PriceChange.company_id == company_id)
-                        if company_id else PriceChange.company_id.is_(None))
+    query = query.where(shown_to(PriceChange.company_id, company_id))
     changes = []
     for row, old, new in session.execute(query):
         values = {name: getattr(row, name) for name in Change.__dataclass_fields__}

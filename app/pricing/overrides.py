@@ -173,8 +173,9 @@ def _per_mtok(value: Any, where: str) -> Decimal:
     return (Decimal(value) * MILLION).normalize()
 
 
-def _entry_overrides(name: str, entry: dict[str, Any], valid_from: datetime, company_id: str | None,
+def entry_overrides(name: str, entry: dict[str, Any], valid_from: datetime, company_id: str | None,
                      source: str) -> list[Override]:
+    """The overrides (one per service tier) one LiteLLM entry's per-token prices make."""
     raw_provider = entry.get("litellm_provider")
     if not isinstance(raw_provider, str):
         raise OverrideError("no litellm_provider")
@@ -229,7 +230,7 @@ def import_litellm(session: Session, document: dict[str, Any], *, valid_from: da
             result.skipped[name] = f"mode {entry.get('mode')!r} is not priced per token"
             continue
         try:
-            overrides = _entry_overrides(name, entry, valid_from, company_id, source)
+            overrides = entry_overrides(name, entry, valid_from, company_id, source)
         except OverrideError as exc:
             result.skipped[name] = str(exc)
             continue

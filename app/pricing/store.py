@@ -104,6 +104,12 @@ def sync_catalog(session: Session) -> SyncResult:
     return SyncResult(catalog.CATALOG_SOURCE, added=added, updated=updated, unchanged=len(rows) - added - updated)
 
 
+def shown_to(company_column: Any, company_id: str | None) -> Any:
+    """Global prices (no company), and with `company_id` that company's overrides too."""
+    global_ = company_column.is_(None)
+    return or_(global_, company_column == company_id) if company_id else global_
+
+
 def list_prices(
     session: Session, *, provider: str | None = None, model: str | None = None, at: datetime | None = None,
     company_id: str | None = None, service_tier: str | None = None,
@@ -120,8 +126,7 @@ def list_prices(
         stmt = stmt.where(ModelPrice.model == model)
     if service_tier:
         stmt = stmt.where(ModelPrice.service_tier == service_tier)
-    stmt = stmt.where(or_(ModelPrice.company_id.is_(None), ModelPrice.company_id == company_id)
-                      if company_id else ModelPrice.company_id.is_(None))
+    stmt = stmt.where(shown_to(ModelPrice.company_id, company_id))
     identity = (ModelPrice.provider, ModelPrice.model, ModelPrice.service_tier, ModelPrice.kind,
                 ModelPrice.company_id)
     stmt = stmt.order_by(*identity, ModelPrice.valid_from, ModelPrice.window_start.nulls_first())

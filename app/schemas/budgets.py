@@ -16,14 +16,29 @@ def _url(value: str) -> None:
         raise ValidationError("Must be an http:// or https:// URL.")
 
 
+def _period(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.OneOf(PERIODS), metadata={"description": "day, week or month."}, **kwargs)
+
+
+def _limit(**kwargs: Any) -> Money:
+    return Money(data_key="limit", metadata={"example": "500.00", "description": "USD, more than 0."}, **kwargs)
+
+
+def _timezone(**kwargs: Any) -> fields.String:
+    return Text(64, metadata={"example": "Europe/Berlin",
+                              "description": "The IANA time zone of the period's calendar (default UTC)."}, **kwargs)
+
+
+def _thresholds(**kwargs: Any) -> fields.List:
+    return fields.List(StrictInteger(validate=validate.Range(min=1, max=1000)), validate=validate.Length(min=1, max=10),
+                       metadata={"description": "Percentages of the limit at which an alert fires."}, **kwargs)
+
+
 class _BudgetFields(Schema):
-    period = fields.String(validate=validate.OneOf(PERIODS), metadata={"description": "day, week or month."})
-    timezone = Text(64, metadata={"example": "Europe/Berlin",
-                                  "description": "The IANA time zone of the period's calendar (default UTC)."})
-    limit_usd = Money(data_key="limit", metadata={"example": "500.00", "description": "USD, more than 0."})
-    thresholds = fields.List(StrictInteger(validate=validate.Range(min=1, max=1000)),
-                             validate=validate.Length(min=1, max=10),
-                             metadata={"description": "Percentages of the limit at which an alert fires."})
+    period = _period()
+    timezone = _timezone()
+    limit_usd = _limit()
+    thresholds = _thresholds()
     user_id = Text(200, data_key="userId", allow_none=True)
     assistant_id = Text(200, data_key="assistantId", allow_none=True)
     model = Text(200, allow_none=True)
@@ -37,11 +52,10 @@ class BudgetInSchema(_BudgetFields):
     """A new budget: `period` and `limit` required; narrowed by any of the optional fields."""
 
     company_id = CompanyId(metadata={"description": "Default: the API key's company (a platform key must name one)."})
-    period = fields.String(required=True, validate=validate.OneOf(PERIODS))
-    limit_usd = Money(data_key="limit", required=True, metadata={"example": "500.00"})
-    timezone = Text(64, load_default="UTC", metadata={"example": "Europe/Berlin"})
-    thresholds = fields.List(StrictInteger(validate=validate.Range(min=1, max=1000)),
-                             validate=validate.Length(min=1, max=10), load_default=lambda: list(DEFAULT_THRESHOLDS))
+    period = _period(required=True)
+    limit_usd = _limit(required=True)
+    timezone = _timezone(load_default="UTC")
+    thresholds = _thresholds(load_default=lambda: list(DEFAULT_THRESHOLDS))
 
     @validates_schema
     def _needs_company(self, data: dict[str, Any], **kwargs: Any) -> None:
