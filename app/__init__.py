@@ -54,12 +54,24 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
                        "or spanning every company."})
     for blueprint in (ingest.bp, analytics.bp, prices.bp, budgets.bp, health.bp):
         api.register_blueprint(blueprint)
+    _document_gunicorns_414(api)
     register_errors(app)
 
     from app import cli
 
     cli.init_app(app)
     return app
+
+
+def _document_gunicorns_414(api: Api) -> None:
+    """Every operation may be answered 414 by gunicorn itself, in HTML, before the app: a request
+    line over 8,190 bytes (app/gunicorn_conf.py). Said in the document, as it happens."""
+    too_long = {"description": "Request line over 8,190 bytes: refused by gunicorn before the app (HTML).",
+                "content": {"text/html": {"schema": {"type": "string"}}}}
+    for operations in api.spec._paths.values():  # apispec keeps the registered paths here
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("414", too_long)
 
 
 def _spec_kwargs() -> dict[str, Any]:

@@ -96,3 +96,10 @@ def test_the_cli_creates_lists_and_deletes_budgets(runner):
     bad = runner.invoke(args=["costs", "budgets", "create", "--company", "acme", "--period", "month", "--limit",
                               "10", "--timezone", "Nowhere/Land"])
     assert bad.exit_code == 2 and "timezone" in bad.output
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_an_id_beyond_any_budget_is_a_404(client, method):
+    r = client.open("/api/budgets/3559645688996788095805940736706215936", method=method,
+                    json={"limit": "1"} if method == "PATCH" else None)
+    assert r.status_code == 404

@@ -53,3 +53,11 @@ def test_the_spec_documents_the_api_key_and_what_needs_none(client):
     assert spec["security"] == [{"apiKey": []}]
     assert spec["paths"]["/healthz"]["get"]["security"] == []
     assert "differs" in spec["components"]["schemas"]["CallOut"]["properties"]
+
+
+def test_the_spec_says_gunicorn_may_answer_414_in_html(client):
+    spec = client.get("/openapi.json").json
+    for path in ("/api/calls", "/api/costs/summary", "/api/budgets/{budget_id}"):
+        for method, operation in spec["paths"][path].items():
+            if method != "parameters":  # the path's own parameters, not an operation
+                assert "text/html" in operation["responses"]["414"]["content"]

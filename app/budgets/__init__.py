@@ -86,6 +86,8 @@ def list_budgets(session: Session, company_id: str | None = None) -> list[Budget
 
 def get_budget(session: Session, budget_id: int, company_id: str | None = None) -> Budget | None:
     """The budget, if it exists and (with `company_id`) belongs to that company."""
+    if not 0 < budget_id < 2**63:  # ids are bigints: anything else names no budget
+        return None
     budget = session.get(Budget, budget_id)
     if budget is None or (company_id is not None and budget.company_id != company_id):
         return None
