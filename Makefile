@@ -25,6 +25,9 @@ run: install
 	$(BIN)/flask --app wsgi costs prices sync; \
 	echo "API key (local platform admin, kept in .ledger-key): $$($(BIN)/flask --app wsgi costs keys local)"; \
 	echo "  try: curl -H \"Authorization: Bearer \$$(cat .ledger-key)\" http://$(HOST):$(PORT)/api/costs/summary"; \
+	test -s .ledger-webhook-secret || $(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > .ledger-webhook-secret; \
+	export WEBHOOK_SECRET="$${WEBHOOK_SECRET:-$$(cat .ledger-webhook-secret)}"; \
+	echo "budget alerts are signed with WEBHOOK_SECRET (kept in .ledger-webhook-secret)"; \
 	exec $(BIN)/gunicorn --config python:app.gunicorn_conf --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 ## Apply migrations only.

@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     # Single calls, written together.
     app.extensions["ledger_group_commit"] = GroupCommit(database, prices, partitions=keeper)
 
-    from app.api import analytics, budgets, health, ingest, prices, register_errors
+    from app.api import alerts, analytics, budgets, health, ingest, prices, register_errors
     from app.auth import requests as auth_requests
     from app.auth.keys import KeyRing
 
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
         "type": "http", "scheme": "bearer",
         "description": "An API key from `flask costs keys create`: scopes ingest, read, admin; bound to a company "
                        "or spanning every company."})
-    for blueprint in (ingest.bp, analytics.bp, prices.bp, budgets.bp, health.bp):
+    for blueprint in (ingest.bp, analytics.bp, prices.bp, budgets.bp, alerts.bp, health.bp):
         api.register_blueprint(blueprint)
     _document_gunicorns_414(api)
     register_errors(app)
@@ -61,6 +61,23 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
     cli.init_app(app)
     return app
+
+
+def start_alert_delivery(app: Flask) -> None:
+    """Deliver budget alerts from a background thread of this process (gunicorn's post_worker_init),
+    unless ALERT_DELIVERY=off; without WEBHOOK_SECRET alerts are recorded and logged, not sent."""
+    settings: Settings = app.config["LEDGER_SETTINGS"]
+    if not settings.alert_delivery:
+        return
+    if not settings.webhook_secret:
+        logging.getLogger(__name__).warning(
+            "WEBHOOK_SECRET is not set: budget alerts are recorded and logged but not sent to webhooks")
+        return
+    from app.alerts.delivery import Deliverer, Dispatcher
+
+    deliverer = Deliverer(app.extensions["ledger_db"].session_factory, secret=settings.webhook_secret,
+                          default_url=settings.alert_webhook_url)
+    app.extensions["ledger_alert_dispatcher"] = Dispatcher(deliverer).start()
 
 
 def _document_gunicorns_414(api: Api) -> None:

@@ -30,6 +30,13 @@ class Settings:
     retention_months: int = 13
     # Monthly partitions are created this many months ahead.
     partitions_ahead: int = 3
+    # Budget alerts (app.alerts.delivery): the webhook of budgets that name none, and the secret
+    # that signs every delivery. Without a secret alerts are recorded and logged, not sent.
+    alert_webhook_url: str | None = None
+    webhook_secret: str | None = None
+    # Deliver alerts from a background thread of each gunicorn worker (ALERT_DELIVERY=off: leave
+    # it to `flask costs alerts deliver`).
+    alert_delivery: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -43,9 +50,17 @@ class Settings:
                 "Run `make run` (it starts one) or export "
                 "DATABASE_URL=postgresql+psycopg://user@host:port/dbname."
             )
+        webhook = env.get("ALERT_WEBHOOK_URL") or None
+        if webhook is not None and not webhook.startswith(("http://", "https://")):
+            raise ConfigError(f"ALERT_WEBHOOK_URL must be an http:// or https:// URL, got {webhook!r}")
+        delivery = env.get("ALERT_DELIVERY", "on").lower()
+        if delivery not in ("on", "off"):
+            raise ConfigError(f"ALERT_DELIVERY must be on or off, got {delivery!r}")
         return cls(database_url=normalise_url(url),
                    retention_months=_positive_int(env, "RETENTION_MONTHS", cls.retention_months),
-                   partitions_ahead=_positive_int(env, "PARTITIONS_AHEAD", cls.partitions_ahead))
+                   partitions_ahead=_positive_int(env, "PARTITIONS_AHEAD", cls.partitions_ahead),
+                   alert_webhook_url=webhook, webhook_secret=env.get("WEBHOOK_SECRET") or None,
+                   alert_delivery=delivery == "on")
 
 
 def normalise_url(url: str) -> str:

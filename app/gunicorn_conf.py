@@ -23,3 +23,11 @@ def pre_request(worker, req):
     on one worker and share its one core (one interpreter lock) while the other worker idles."""
     if req.path == "/api/calls/batch":
         req.must_close = True
+
+
+def post_worker_init(worker):
+    """Each worker delivers budget alerts from the outbox in a background thread (app.alerts.delivery;
+    workers never send one alert twice at once: they skip the alerts another has locked)."""
+    from app import start_alert_delivery
+
+    start_alert_delivery(worker.wsgi)

@@ -38,6 +38,7 @@ NewCall = make_dataclass("NewCall", [
     ("timestamp", datetime | None, field(default=None)),  # None: the ledger stamps the time of ingest
     ("request_id", str | None, field(default=None)),
     ("metadata", dict[str, Any], field(default_factory=dict)),
+    ("api_key_id", int | None, field(default=None)),  # the key that sent it (set by the server, not the client)
 ], frozen=True, kw_only=True)
 
 
@@ -78,6 +79,39 @@ NewCall.__module__ = CallRecord.__module__ = __name__
 
 
 @dataclass(frozen=True)
+class BudgetState:
+    """A budget's spend in one period, right after a write (or a check) — what is left of its limit."""
+
+    budget_id: int
+    period: str
+    period_start: datetime
+    resets_at: datetime  # the period's end: the next period's start
+    spent: Decimal
+    limit: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.limit - self.spent, Decimal(0))
+
+    @property
+    def exceeded(self) -> bool:
+        return self.spent >= self.limit
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """A threshold a budget crossed in one period, with its spend right after the crossing."""
+
+    id: int
+    company_id: str
+    budget_id: int | None
+    threshold: int
+    period_start: datetime
+    spent: Decimal
+    limit: Decimal
+
+
+@dataclass(frozen=True)
 class IngestResult:
     """What happened to one submitted call: stored now, or a retry of one stored before (`differs`:
     the fields in which the retry disagrees with the stored call, which is kept as it was)."""
@@ -85,11 +119,13 @@ class IngestResult:
     call: CallRecord
     duplicate: bool
     differs: tuple[str, ...] = ()
+    budgets: tuple[BudgetState, ...] = ()  # the budgets a stored call counts against (none for a retry)
 
 
 # The fields of a call a client sends, compared between a retry and the call stored under its key
 # (the timestamp only when the retry carried one: without it the ledger stamps the time of ingest).
-_COMPARED = tuple(name for name in NewCall.__dataclass_fields__ if name not in ("timestamp", "request_id"))
+_COMPARED = tuple(name for name in NewCall.__dataclass_fields__
+                  if name not in ("timestamp", "request_id", "api_key_id"))
 
 
 def differences(retry: NewCall, stored: CallRecord) -> tuple[str, ...]:

@@ -20,12 +20,12 @@ WORKER_TIMEOUT_S = 300
 
 @contextlib.contextmanager
 def gunicorn(database_url: str, *, workers: int, log_path: Path,
-             app: str = "wsgi:app") -> Iterator[tuple[str, int, int]]:
+             app: str = "wsgi:app", env: dict[str, str] | None = None) -> Iterator[tuple[str, int, int]]:
     """Yield (host, port, master pid) of a gunicorn serving `app` (with the settings `make run`
-    uses) once it answers ``/healthz``; its log (the app's per-call lines included, as in
-    production) goes to `log_path`."""
+    uses, and `env` added to the environment) once it answers ``/healthz``; its log (the app's
+    per-call lines included, as in production) goes to `log_path`."""
     port = free_port()
-    env = os.environ | {"DATABASE_URL": database_url}
+    env = os.environ | {"DATABASE_URL": database_url} | (env or {})
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf", "--workers", str(workers),

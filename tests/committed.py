@@ -11,13 +11,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.ledger import rollups
-from app.models import CallRequestKey, LlmCall
+from app.models import Budget, BudgetAlert, CallRequestKey, LlmCall
 from app.partitions import list_partitions
 
 
 def delete_company(engine: Engine, company: str) -> None:
-    """Delete `company`'s calls, idempotency keys and rollup rows."""
+    """Delete `company`'s calls, idempotency keys, rollup rows, budgets and alerts."""
     with Session(engine) as session:
+        session.execute(delete(BudgetAlert).where(BudgetAlert.company_id == company))
+        session.execute(delete(Budget).where(Budget.company_id == company))
         ids = select(LlmCall.id).where(LlmCall.company_id == company)
         session.execute(delete(CallRequestKey).where(CallRequestKey.company_id == company))
         session.execute(delete(LlmCall).where(LlmCall.id.in_(ids)))

@@ -28,7 +28,8 @@ UNPRICED = STORED | {"input_cost": None, "output_cost": None, "total_cost": None
 
 @pytest.mark.parametrize("record", [STORED, UNPRICED, STORED | {"total_cost": Decimal("1E+3")}])
 def test_calls_dump_as_the_schema_dumps_them(record):
-    assert FlatDump(CallOutSchema()).many([record]) == CallOutSchema().dump([record], many=True)
+    assert FlatDump(CallOutSchema(), skip=("budgets",)).many([record]) == CallOutSchema(exclude=("budgets",)).dump(
+        [record], many=True)
 
 
 def test_values_of_another_type_go_through_the_field():

@@ -121,7 +121,8 @@ def test_a_key_without_the_scope_is_a_403(make_client, scopes, method, url, stat
     ("POST", "/api/calls"), ("POST", "/api/calls/batch"), ("GET", "/api/costs/summary"), ("GET", "/api/costs"),
     ("GET", "/api/costs/daily"), ("GET", "/api/costs/breakdown?by=user"), ("GET", "/api/costs/by-assistant/a"),
     ("GET", "/api/costs/by-model/gpt-4o"), ("GET", "/analytics/cost/user/u"), ("GET", "/analytics/cost/total"),
-    ("GET", "/api/dimensions"), ("GET", "/api/prices"), ("POST", "/api/prices/overrides"),
+    ("GET", "/api/dimensions"), ("GET", "/api/prices"), ("POST", "/api/prices/overrides"), ("GET", "/api/budgets"),
+    ("GET", "/api/budgets/check?companyId=acme"), ("GET", "/api/budgets/status"), ("GET", "/api/alerts"),
 ])
 @pytest.mark.parametrize("authorization", [None, "Bearer llm_00000000_wrong", "Basic dXNlcjpwYXNz", "Bearer "])
 def test_without_a_valid_key_every_endpoint_is_a_401(app, method, url, authorization):

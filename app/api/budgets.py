@@ -1,4 +1,5 @@
-"""Blueprint `budgets`: `/api/budgets[/<id>]` — read scope to list, admin to change (app.auth)."""
+"""Blueprint `budgets`: `/api/budgets[/<id>]` — read scope to list, admin to change (app.auth) —,
+`/api/budgets/status` (each budget's spend now) and `/api/budgets/check` (the pre-flight check)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from flask_smorest import abort
 from marshmallow import RAISE
 
 from app.api import ExactNumbersBlueprint
-from app.auth import key_company
-from app.budgets import BudgetError, BudgetSpec, create_budget, delete_budget, get_budget, list_budgets, update_budget
+from app.auth import current_principal, key_company
+from app.budgets import (BudgetError, BudgetSpec, CallScope, budget_states, check, create_budget, delete_budget,
+                         get_budget, list_budgets, update_budget)
 from app.db import get_session
-from app.schemas.budgets import BudgetInSchema, BudgetListQuery, BudgetListSchema, BudgetPatchSchema, BudgetSchema
+from app.ledger.after_write import log_alerts
+from app.schemas.budgets import (BudgetCheckQuery, BudgetCheckSchema, BudgetInSchema, BudgetListQuery,
+                                 BudgetListSchema, BudgetPatchSchema, BudgetSchema, BudgetStatusSchema)
 
 bp = ExactNumbersBlueprint("budgets", __name__, url_prefix="/api/budgets",
                            description="Spending limits per company, period and time zone")
@@ -35,10 +39,11 @@ def _visible(budget_id: int):
 def post_budget(body: dict[str, Any]):
     session = get_session()
     try:
-        budget = create_budget(session, BudgetSpec(**body))
+        budget, alerts = create_budget(session, BudgetSpec(**body))
     except BudgetError as exc:
         _refused(exc)
     session.commit()
+    log_alerts(alerts)
     return budget
 
 
@@ -47,6 +52,33 @@ def post_budget(body: dict[str, Any]):
 @bp.response(200, BudgetListSchema)
 def get_budgets(args: dict[str, Any]):
     return {"budgets": list_budgets(get_session(), args["company_id"])}
+
+
+@bp.route("/status")
+@bp.arguments(BudgetListQuery, location="query", unknown=RAISE)
+@bp.response(200, BudgetStatusSchema)
+def get_status(args: dict[str, Any]):
+    """Each budget's spend in its current period, exact to the last committed call."""
+    return {"budgets": budget_states(get_session(), args["company_id"])}
+
+
+@bp.route("/check")
+@bp.arguments(BudgetCheckQuery, location="query", unknown=RAISE)
+@bp.response(200, BudgetCheckSchema)
+def get_check(args: dict[str, Any]):
+    """May a call with these attributes be made now? The tightest budget that applies (least
+    remaining) and every budget that applies; exact to the last committed call. A budget narrowed to
+    an API key applies when the call would be sent with the key asking."""
+    principal = current_principal()
+    result = check(get_session(), CallScope(
+        company_id=args["company_id"], user_id=args.get("user_id"), assistant_id=args.get("assistant_id"),
+        model=args.get("model"), provider=args.get("provider"), endpoint=args.get("endpoint"),
+        api_key_id=principal.key_id if principal else None), args.get("estimated_cost"))
+    tightest = result.tightest
+    return {"allowed": result.allowed, "budgets": result.budgets,
+            "budget_id": tightest and tightest.budget_id, "period": tightest and tightest.period,
+            "spent": tightest and tightest.spent, "limit": tightest and tightest.limit,
+            "remaining": tightest and tightest.remaining, "resets_at": tightest and tightest.resets_at}
 
 
 @bp.route("/<int:budget_id>")
@@ -61,10 +93,11 @@ def get_one(budget_id: int):
 def patch_budget(changes: dict[str, Any], budget_id: int):
     budget = _visible(budget_id)
     try:
-        update_budget(get_session(), budget, changes)
+        _, alerts = update_budget(get_session(), budget, changes)
     except BudgetError as exc:
         _refused(exc)
     get_session().commit()
+    log_alerts(alerts)
     return budget
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import current_app
 
 from app.api import Blueprint
+from app.auth import current_principal
 from app.db import get_session
 from app.ledger import Ledger
 from app.records import IngestResult, NewCall
+from app.schemas.budgets import BudgetStateSchema
 from app.schemas.flat import FlatDump
 from app.schemas.calls import CallBatchInSchema, CallBatchOutSchema, CallInSchema, CallOutSchema
 
-_CALLS_OUT = FlatDump(CallOutSchema())
+_CALLS_OUT = FlatDump(CallOutSchema(), skip=("budgets",))
+_BUDGETS_OUT = BudgetStateSchema(many=True)
 # A call's fields as the client spells them (`input_tokens` → `inputTokens`), to name what a retry changed.
 _WIRE = {name: field.data_key or name for name, field in CallInSchema().fields.items()}
 
@@ -25,10 +29,18 @@ def _ledger() -> Ledger:
                   partitions=current_app.extensions["ledger_partitions"])
 
 
-def _view(result: IngestResult) -> dict[str, Any]:
+def _sent_by_this_key(call: NewCall) -> NewCall:
+    """The call, marked with the API key that sent it (budgets may be narrowed to a key)."""
+    principal = current_principal()
+    return replace(call, api_key_id=principal.key_id) if principal else call
+
+
+def _out(result: IngestResult) -> dict[str, Any]:
     # A shallow copy of the record's fields (asdict would deep-copy every value: slow for 10,000 calls).
-    return vars(result.call) | {"priced": result.call.priced, "duplicate": result.duplicate,
-                                "differs": [_WIRE.get(name, name) for name in result.differs]}
+    out = _CALLS_OUT.one(vars(result.call) | {"priced": result.call.priced, "duplicate": result.duplicate,
+                                              "differs": [_WIRE.get(name, name) for name in result.differs]})
+    out["budgets"] = _BUDGETS_OUT.dump(result.budgets) if result.budgets else []
+    return out
 
 
 @bp.route("", methods=["POST"])
@@ -37,8 +49,8 @@ def _view(result: IngestResult) -> dict[str, Any]:
 @bp.alt_response(200, schema=CallOutSchema, description="A retry of a stored call (same requestId): the original.")
 def record_call(call: NewCall):
     # Written with the calls other threads of this process are recording now (app.ledger.group_commit).
-    result = current_app.extensions["ledger_group_commit"].record(call)
-    return current_app.json.response(_CALLS_OUT.one(_view(result))), 200 if result.duplicate else 201
+    result = current_app.extensions["ledger_group_commit"].record(_sent_by_this_key(call))
+    return current_app.json.response(_out(result)), 200 if result.duplicate else 201
 
 
 @bp.route("/batch", methods=["POST"])
@@ -46,10 +58,10 @@ def record_call(call: NewCall):
 @bp.response(200, CallBatchOutSchema, description="Results in request order; the whole batch is stored or none.")
 def record_batch(body: dict[str, list[NewCall]]):
     ledger = _ledger()
-    results = ledger.record(body["calls"])
+    results = ledger.record([_sent_by_this_key(call) for call in body["calls"]])
     get_session().commit()
     ledger.committed(results)
     duplicates = sum(result.duplicate for result in results)
     # Serialised here (a Response is passed through as is): CallOutSchema's dump, 10,000 times, fast.
     return current_app.json.response({"stored": len(results) - duplicates, "duplicates": duplicates,
-                                      "calls": _CALLS_OUT.many(_view(result) for result in results)})
+                                      "calls": [_out(result) for result in results]})

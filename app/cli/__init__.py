@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.cli import budgets, dimensions, keys, ledger, prices, reports, storage  # noqa: F401 (importing registers the commands)
+from app.cli import (  # noqa: F401 (importing registers the commands)
+    alerts, budgets, dimensions, keys, ledger, prices, reports, storage)
 from app.cli.common import costs
 
 

@@ -1,4 +1,4 @@
-"""`flask costs budgets …`: create, list and delete budgets."""
+"""`flask costs budgets …`: create, list, delete budgets, and their spend now (status)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import click
 from flask.cli import AppGroup
 from tabulate import tabulate
 
-from app.budgets import (DEFAULT_THRESHOLDS, BudgetError, BudgetSpec, create_budget, delete_budget, get_budget,
-                         list_budgets)
+from app.budgets import (DEFAULT_THRESHOLDS, BudgetError, BudgetSpec, budget_states, create_budget, delete_budget,
+                         get_budget, list_budgets, recount_budgets)
 from app.cli.common import amount, costs, num
 from app.db import get_session
+from app.ledger.after_write import log_alerts
 from app.models.budgets import PERIODS
 
 budgets = AppGroup("budgets", help="Spending limits per company, period and time zone.")
@@ -47,10 +48,11 @@ def budgets_create(company: str, **values) -> None:
     if values["webhook_url"] and not values["webhook_url"].startswith(("http://", "https://")):
         raise click.BadParameter("must be an http:// or https:// URL", param_hint="--webhook")
     try:
-        budget = create_budget(get_session(), BudgetSpec(company_id=company, **values))
+        budget, alerts = create_budget(get_session(), BudgetSpec(company_id=company, **values))
     except BudgetError as exc:
         raise click.UsageError(str(exc)) from None
     get_session().commit()
+    log_alerts(alerts)
     click.echo(f"Budget {budget.id}: {budget.company_id}, ${num(budget.limit_usd)} per {budget.period} "
                f"({budget.timezone}), alerts at {', '.join(f'{t}%' for t in budget.thresholds)}")
 
@@ -78,3 +80,35 @@ def budgets_delete(budget_id: int) -> None:
     delete_budget(get_session(), budget)
     get_session().commit()
     click.echo(f"Budget {budget_id} deleted")
+
+
+@budgets.command("status")
+@click.option("--company", help="Only this company's.")
+def budgets_status(company: str | None) -> None:
+    """Each budget's spend in its current period (exact to the last committed call)."""
+    budgets_by_id = {b.id: b for b in list_budgets(get_session(), company)}
+    rows = []
+    for state in budget_states(get_session(), company):
+        budget = budgets_by_id[state.budget_id]
+        used = state.spent * 100 / state.limit
+        rows.append([state.budget_id, budget.company_id, state.period, state.period_start.isoformat(),
+                     state.resets_at.isoformat(), num(state.spent), num(state.limit), num(state.remaining),
+                     f"{used:.1f}%" + (" EXCEEDED" if state.exceeded else "")])
+    click.echo(tabulate(rows, headers=["id", "company", "period", "from (UTC)", "resets at (UTC)", "spent $",
+                                       "limit $", "remaining $", "used"], disable_numparse=True)
+               if rows else "no budgets")
+
+
+@budgets.command("recount")
+@click.argument("budget_ids", nargs=-1, type=click.IntRange(min=1))
+def budgets_recount(budget_ids: tuple[int, ...]) -> None:
+    """Count budgets' spend again from the raw calls (all budgets, or these): after a bulk load
+    that bypassed the ledger, or a repair. Writes wait while it runs."""
+    ids = list(budget_ids) or [b.id for b in list_budgets(get_session())]
+    missing = sorted(set(ids) - {b.id for b in list_budgets(get_session())})
+    if missing:
+        raise click.UsageError(f"no budget {', '.join(map(str, missing))}")
+    alerts = recount_budgets(get_session(), ids)
+    get_session().commit()
+    log_alerts(alerts)
+    click.echo(f"recounted {len(ids)} budget(s); {len(alerts)} new alert(s)")

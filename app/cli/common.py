@@ -12,6 +12,7 @@ import click
 from flask.cli import AppGroup
 
 from app.bounds import moment_problem
+from app.money import money_text
 
 costs = AppGroup("costs", help="Operate the LLM cost ledger: reports, prices, repricing, demo data.")
 prices = AppGroup("prices", help="The price table (model_price).")
@@ -55,7 +56,7 @@ def amount(value: str, *, positive: bool = False) -> Decimal:
 
 def num(value) -> str:
     """An exact decimal as plain digits (no exponent, no trailing zeros); empty for None."""
-    return "" if value is None else format(value.normalize(), "f")
+    return "" if value is None else money_text(value)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from flask import current_app
 from app.cli.common import DAY, costs, logger_level, num
 from app.db import get_session
 from app.demo import DemoSummary, DemoTraffic, record_demo
+from app.ledger.after_write import log_alerts
 from app.ledger.reprice import DEFAULT_BATCH_SIZE, Repricer, RepriceScope
 
 
@@ -44,6 +45,7 @@ def reprice(since: datetime | None, until: datetime | None, model: str | None, c
         for batch in repricer.batches():
             session.commit()
             bar.update(batch.examined)
+    log_alerts(repricer.alerts)
     result = repricer.result
     click.echo(f"Examined {result.examined:,} {'calls' if include_priced else 'unpriced calls'}")
     click.echo(f"  newly priced:     {result.newly_priced:,}")
@@ -54,6 +56,8 @@ def reprice(since: datetime | None, until: datetime | None, model: str | None, c
     for (provider, name, reason), count in result.still_unpriced_by_model.items():
         click.echo(f"    {provider}/{name}: {count:,} calls ({reason})")
     click.echo(f"Cost of the range: ${num(result.old_total)} -> ${num(result.new_total)}")
+    if repricer.alerts:
+        click.echo(f"Budget alerts recorded: {len(repricer.alerts):,} (flask costs alerts list)")
 
 
 @costs.command("demo")

@@ -1,10 +1,11 @@
 """What happens after calls are written: the one hook out of the ledger.
 
 :meth:`app.ledger.Ledger.committed` calls the ``after_write`` hook with the calls a write stored
-(not the duplicates it recognised), in input order, after the transaction that stored them
-committed: no row lock is held while it runs, and nothing is announced that a rollback undid. Today the hook logs
-one ``[CostTracking]`` line per call (and warns on unpriced calls and slow reasoning models);
-budgets and alerts will join here.
+(not the duplicates it recognised), in input order, and the budget alerts the write recorded,
+after the transaction that stored them committed: no row lock is held while it runs, and nothing
+is announced that a rollback undid. The hook logs one ``[CostTracking]`` line per call (and warns
+on unpriced calls and slow reasoning models) and one ``[BudgetAlert]`` line per alert (their
+webhook delivery is the outbox's: :mod:`app.alerts.delivery`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from app.records import CallRecord
+from app.records import AlertRecord, CallRecord
 
-AfterWrite = Callable[[Sequence[CallRecord]], None]
+AfterWrite = Callable[[Sequence[CallRecord], Sequence[AlertRecord]], None]
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,17 @@ log = logging.getLogger(__name__)
 REASONING_MODEL = re.compile(r"^(?:[\w.-]+/)?o[13](?:$|[-.])", re.IGNORECASE)
 
 
-def log_calls(calls: Sequence[CallRecord]) -> None:
+def log_calls(calls: Sequence[CallRecord], alerts: Sequence[AlertRecord] = ()) -> None:
     for call in calls:
         _log_call(call)
+    log_alerts(alerts)
+
+
+def log_alerts(alerts: Sequence[AlertRecord]) -> None:
+    for alert in alerts:
+        log.warning("[BudgetAlert] Company: %s | Budget: %s | Threshold: %d%% | Period from: %s | Spent: $%s of $%s "
+                    "(alert %d)", alert.company_id, alert.budget_id, alert.threshold, alert.period_start.isoformat(),
+                    alert.spent.normalize(), alert.limit.normalize(), alert.id)
 
 
 def format_cost(cost: Decimal | None) -> str:

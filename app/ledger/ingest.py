@@ -13,7 +13,8 @@ transaction:
    (``INSERT … SELECT … ON CONFLICT DO NOTHING``, in key order so that concurrent batches never
    deadlock and a concurrent retry waits for the first writer), inserts the calls whose key it
    won (or that have none) into the partitioned log, and adds them to the rollups
-   (:mod:`app.ledger.rollups`). With a price cache the statement writes nothing unless the price epoch
+   (:mod:`app.ledger.rollups`) and to the budgets they count against, recording the alerts that
+   crosses (:mod:`app.ledger.budget_spend`). With a price cache the statement writes nothing unless the price epoch
    (`app.models.price_epoch`) is still the one the calls were priced at; they are then priced
    again with fresh prices;
 5. returns, in input order, each call's stored row and whether it was a duplicate; once the
@@ -37,14 +38,14 @@ from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from app.ledger import rollups
+from app.ledger import budget_spend, rollups
 from app.ledger.after_write import AfterWrite, log_calls
 from app.models import CallRequestKey, LlmCall
 from app.partitions import PartitionKeeper
 from app.pricing import PriceBook, PriceCache, PricesChanged
 from app.pricing.catalog import canonical
 from app.pricing.usage import usage_of
-from app.records import CallRecord, IngestResult, NewCall, differences
+from app.records import AlertRecord, CallRecord, IngestResult, NewCall, differences
 from app.token_types import TOKEN_NAMES, TOTAL_TOKENS
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,11 @@ COLUMNS = ("timestamp", "company_id", "user_id", "assistant_id", "assistant_name
            "model", "canonical_provider", "canonical_model", *TOKEN_NAMES, TOTAL_TOKENS, "service_tier",
            "input_cost", "output_cost", "total_cost", "price_id", "unpriced_reason", "duration_ms", "success",
            "error_message",
-           "request_id", "metadata")
+           "request_id", "api_key_id", "metadata")
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in COLUMNS)
 _STAGED = ", ".join(f'"{name}"' for name in ("id", *COLUMNS))
-_RETURNED = ", ".join(f'"{name}"' for name in rollups.SOURCE_COLUMNS)
-_ROLLED = ",\n".join(rollups.ingest_ctes("ins"))
+_RETURNED = ", ".join(f'"{name}"' for name in dict.fromkeys((*rollups.SOURCE_COLUMNS, *budget_spend.SOURCE_COLUMNS)))
+_ROLLED = ",\n".join((*rollups.ingest_ctes("ins"), *budget_spend.ingest_ctes("ins")))
 # `ord` is the call's position in the batch. `staged` draws ids only if the price epoch ($1) is
 # still the one the calls were priced at (NULL: not checked); otherwise it is empty, nothing is
 # written, and the first column comes back NULL. Statements are run by a psycopg RawCursor
@@ -89,7 +90,8 @@ staged AS MATERIALIZED (
     RETURNING {_RETURNED}
 ), {_ROLLED}
 SELECT (SELECT array_agg(id ORDER BY ord) FROM staged), coalesce((SELECT array_agg(call_id) FROM keys), '{{}}'),
-       now(), (SELECT max(epoch) FROM price_epoch)
+       now(), (SELECT max(epoch) FROM price_epoch),
+       {budget_spend.INGEST_RESULT}
 """
 # The calls COPYed into the session's staging table …
 INGEST_STAGED_SQL = "WITH " + _INGEST
@@ -117,6 +119,8 @@ class Ledger:
         self._partitions = partitions
         self._clock = clock
         self._after_write = after_write
+        #: The budget alerts the last :meth:`record` recorded (app.ledger.budget_spend).
+        self.alerts: list[AlertRecord] = []
 
     def record(self, calls: Sequence[NewCall]) -> list[IngestResult]:
         if not calls:
@@ -134,7 +138,9 @@ class Ledger:
             if call.request_id is not None:
                 owner[index] = first_seen.setdefault((call.company_id, call.request_id), index)
         fresh = [index for index in range(len(calls)) if owner[index] == index]
-        rows, ids, won, recorded_at = self._price_and_write([calls[index] for index in fresh])
+        rows, ids, won, recorded_at, budget_rows, alert_rows = self._price_and_write([calls[index] for index in fresh])
+        budgets = budget_spend.states_by_call(budget_rows)
+        self.alerts = budget_spend.alerts_of(alert_rows)
 
         won = set(won)
         stored: dict[int, CallRecord] = {}
@@ -147,7 +153,8 @@ class Ledger:
         for index in range(len(calls)):
             first = owner[index]
             if first in stored and first == index:
-                results.append(IngestResult(stored[first], duplicate=False))
+                call = stored[first]
+                results.append(IngestResult(call, duplicate=False, budgets=tuple(budgets.get(call.id, ()))))
                 continue
             original = stored[first] if first in stored else earlier[first]
             differs = differences(sent[index], original)
@@ -159,14 +166,14 @@ class Ledger:
         return results
 
     def committed(self, results: Sequence[IngestResult]) -> None:
-        """Hand the calls `results` stored (not the duplicates) to the after-write hook; the owner of
-        the transaction calls this once it has committed (no lock held while the hook runs, and
-        nothing announced that a rollback then undid)."""
-        self._after_write([result.call for result in results if not result.duplicate])
+        """Hand the calls `results` stored (not the duplicates) and the alerts the write recorded to
+        the after-write hook; the owner of the transaction calls this once it has committed (no
+        lock held while the hook runs, and nothing announced that a rollback then undid)."""
+        self._after_write([result.call for result in results if not result.duplicate], self.alerts)
 
-    def _price_and_write(self, calls: list[NewCall]) -> tuple[list[dict[str, Any]], list[int], list[int], datetime]:
+    def _price_and_write(self, calls: list[NewCall]) -> tuple[Any, ...]:
         """Price the calls and run the ingest statement: (rows, call ids, ids whose key was won,
-        the database's now()). With a price cache, pricing starts over if the prices changed
+        the database's now(), what it did to budgets: :data:`budget_spend.INGEST_RESULT`). With a price cache, pricing starts over if the prices changed
         since the cache read them (the statement then writes nothing)."""
         for _ in range(PRICING_ATTEMPTS):
             book = PriceBook(self._session, self._prices)
@@ -176,9 +183,9 @@ class Ledger:
                 assert self._prices is not None
                 self._prices.invalidate()
                 continue
-            ids, won, recorded_at, _ = self._write(rows, book.epoch if self._prices else None)
+            ids, won, recorded_at, _, budget_rows, alert_rows = self._write(rows, book.epoch if self._prices else None)
             if ids is not None:
-                return rows, ids, won, recorded_at
+                return rows, ids, won, recorded_at, budget_rows, alert_rows
             assert self._prices is not None
             self._prices.invalidate()
         raise RuntimeError(f"prices changed {PRICING_ATTEMPTS} times while these calls were being priced")
@@ -254,5 +261,6 @@ def _row(call: NewCall, book: PriceBook) -> dict[str, Any]:
         "success": call.success,
         "error_message": call.error,
         "request_id": call.request_id,
+        "api_key_id": call.api_key_id,
         "metadata": call.metadata,
     }

@@ -24,10 +24,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from app.ledger import dimensions, rollups
+from app.ledger import budget_spend, dimensions, rollups
 from app.models import LlmCall
 from app.pricing.store import PriceBook
 from app.pricing.usage import GENAI_KEYS
+from app.records import AlertRecord
 
 DEFAULT_BATCH_SIZE = 5_000
 ZERO = Decimal(0)
@@ -112,7 +113,7 @@ _COST_COLUMNS = ("price_id", "input_cost", "output_cost", "total_cost", "unprice
 # What repricing reads of a call: what prices it (names as sent, tokens) and its rollup keys.
 _READ = tuple(dict.fromkeys(("provider", "model", *(c for c in rollups.SOURCE_COLUMNS
                                                     if c not in ("timestamp", "metadata")),
-                             *GENAI_KEYS, *_COST_COLUMNS)))
+                             "api_key_id", *GENAI_KEYS, *_COST_COLUMNS)))
 
 
 class Repricer:
@@ -141,6 +142,8 @@ class Repricer:
                 )
             )
         self.result = RepriceResult(old_total=baseline, new_total=baseline)
+        #: The budget alerts the run's cost changes recorded so far (app.ledger.budget_spend).
+        self.alerts: list[AlertRecord] = []
 
     def batches(self) -> Iterator[RepriceBatch]:
         """Reprice batch after batch; each is written (not committed) before it is yielded."""
@@ -176,6 +179,7 @@ class Repricer:
         book = PriceBook(self._session)
         changes: list[dict[str, Any]] = []
         rollup_changes: list[rollups.CostChange] = []
+        budget_changes: list[budget_spend.CallCostChange] = []
         newly_priced = repriced = unpriced = 0
         missing: Counter[tuple[str, str]] = Counter()
         old_total = new_total = ZERO
@@ -202,6 +206,10 @@ class Repricer:
                    for name in ("input_cost", "output_cost", "total_cost")},
                 promoted={key: getattr(row, f"promoted_{n}") for n, key in enumerate(promoted)},
             ))
+            budget_changes.append(budget_spend.CallCostChange(
+                timestamp=row.timestamp, company_id=row.company_id, user_id=row.user_id,
+                assistant_id=row.assistant_id, endpoint=row.endpoint, canonical_model=row.canonical_model,
+                api_key_id=row.api_key_id, delta=(new["total_cost"] or ZERO) - (row.total_cost or ZERO)))
             if row.price_id is None:
                 newly_priced += 1
             elif new["price_id"] is None:
@@ -212,6 +220,7 @@ class Repricer:
             # bulk UPDATE by primary key (id, timestamp, company_id): the timestamp finds the partition
             self._session.execute(update(LlmCall), changes)
             rollups.apply_cost_changes(self._session, rollup_changes)
+            self.alerts += budget_spend.apply_cost_changes(self._session, budget_changes)
         return RepriceBatch(
             examined=len(rows), newly_priced=newly_priced, repriced=repriced, unpriced=unpriced,
             still_unpriced=missing, old_total=old_total, new_total=new_total,

@@ -2,6 +2,11 @@
 
 Narrowed, optionally, to one user, assistant, model, endpoint or API key. `thresholds` are the
 percentages of the limit at which alerts fire (issue 12).
+
+`budget_spend` is what a budget has spent in each of its periods (``period_start``: the period's
+first instant, in UTC, of the calendar of the budget's time zone), kept exactly in step with
+`llm_call_log` by the ledger (:mod:`app.ledger.budget_spend`) from ``tracked_from`` — the start of
+the period in force when the budget was made or its scope last changed — onwards.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ class Budget(Base):
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
     webhook_url: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Periods starting at or after this instant are counted (app.ledger.budget_spend).
+    tracked_from: Mapped[datetime]
 
     __table_args__ = (
         CheckConstraint("period IN ('day', 'week', 'month')", name="period_known"),
@@ -40,3 +47,14 @@ class Budget(Base):
         CheckConstraint("cardinality(thresholds) BETWEEN 1 AND 10", name="thresholds_count"),
         Index("ix_budget_company_id", "company_id"),
     )
+
+
+class BudgetSpend(Base):
+    """What one budget spent in one of its periods (calls unpriced count as 0)."""
+
+    __tablename__ = "budget_spend"
+
+    budget_id: Mapped[int] = mapped_column(ForeignKey("budget.id", ondelete="CASCADE"), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(primary_key=True)
+    spent: Mapped[Decimal]
+    calls: Mapped[int]

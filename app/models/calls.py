@@ -83,6 +83,8 @@ class LlmCall(_token_columns(), Base):
     success: Mapped[bool] = mapped_column(server_default=text("true"))
     error_message: Mapped[str | None]
     request_id: Mapped[str | None]
+    # The API key that sent the call (budgets may be narrowed to a key); NULL for calls from the CLI.
+    api_key_id: Mapped[int | None]
     # `metadata` is reserved on declarative classes; the column keeps the plain name.
     call_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
 

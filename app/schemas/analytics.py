@@ -261,7 +261,7 @@ class PaginationSchema(Schema):
 
 class CallRecordSchema(CallOutSchema):
     class Meta:
-        exclude = ("duplicate",)
+        exclude = ("duplicate", "budgets")
 
 
 class CallPageSchema(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -89,3 +90,53 @@ class BudgetListSchema(Schema):
 
 class BudgetListQuery(Schema):
     company_id = CompanyId()
+
+
+class BudgetStateSchema(Schema):
+    """A budget's spend in its period (after a write, or now)."""
+
+    budget_id = fields.Integer(data_key="budgetId")
+    period = fields.String()
+    period_start = fields.DateTime(format="iso", data_key="periodStart")
+    resets_at = fields.DateTime(format="iso", data_key="resetsAt",
+                                metadata={"description": "When the period ends and the next starts afresh."})
+    spent = Money()
+    limit = Money()
+    remaining = Money(metadata={"description": "limit − spent, or 0 once spent."})
+    exceeded = fields.Boolean(metadata={"description": "spent ≥ limit."})
+
+
+class BudgetStatusSchema(Schema):
+    budgets = fields.List(fields.Nested(BudgetStateSchema))
+
+
+class BudgetCheckQuery(Schema):
+    """A call about to be made: what it would count against (unset: the call has none)."""
+
+    company_id = CompanyId(metadata={"description": "Default: the API key's company (a platform key must name one)."})
+    user_id = Text(200, data_key="userId")
+    assistant_id = Text(200, data_key="assistantId")
+    model = Text(200, metadata={"description": "As the call would send it (any spelling of the model)."})
+    provider = Text(100, metadata={"description": "Optional: resolves the model's spelling as the ledger will."})
+    endpoint = Text(500)
+    estimated_cost = Money(data_key="estimatedCost", validate=validate.Range(min=Decimal(0)), metadata={
+        "description": "USD the call is expected to cost: not allowed if it would take a budget past its limit."})
+
+    @validates_schema
+    def _needs_company(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("company_id") is None:
+            raise ValidationError("Budgets belong to a company: send companyId.", "companyId")
+
+
+class BudgetCheckSchema(Schema):
+    allowed = fields.Boolean(metadata={"description": "False when a budget that applies has spent its limit (or, "
+                                                      "with estimatedCost, would go past it)."})
+    budget_id = fields.Integer(data_key="budgetId", allow_none=True,
+                               metadata={"description": "The tightest budget that applies (least remaining); "
+                                                        "null when none applies."})
+    period = fields.String(allow_none=True)
+    spent = Money(allow_none=True)
+    limit = Money(allow_none=True)
+    remaining = Money(allow_none=True)
+    resets_at = fields.DateTime(format="iso", data_key="resetsAt", allow_none=True)
+    budgets = fields.List(fields.Nested(BudgetStateSchema), metadata={"description": "Every budget that applies."})

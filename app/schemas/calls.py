@@ -14,6 +14,7 @@ from app.pricing.usage import TokenUsage
 from app.records import NewCall
 from app.token_types import TOKEN_TYPES
 from app.schemas.fast_load import FastList, FastLoad
+from app.schemas.budgets import BudgetStateSchema
 from app.schemas.fields import MAX_TOKENS, CompanyId, Moment, Money, StrictBoolean, StrictInteger, Text, TokenCount
 
 # Clocks drift; a call stamped further ahead than this is a client bug, not a real call.
@@ -140,6 +141,10 @@ class CallOutSchema(_TokenFieldsOut):
     recorded_at = fields.DateTime(format="iso", data_key="recordedAt")
     request_id = fields.String(data_key="requestId", allow_none=True)
     metadata = fields.Dict()
+    budgets = fields.List(fields.Nested(BudgetStateSchema), metadata={
+        "description": "The budgets this call counts against, with their spend right after it was stored (a "
+                       "budget's period is the one that holds the call's timestamp); empty on a retry. Recorded "
+                       "whatever the budgets say: check before the call with GET /api/budgets/check."})
 
 
 class CallBatchOutSchema(Schema):

@@ -13,16 +13,12 @@ from marshmallow.utils import missing as missing_
 from app.auth import key_company, scoped_company
 from app.bounds import day_problem, moment_problem
 from app.db import money_problem
+from app.money import money_text
 
 MAX_TOKENS = 10**12
 # A decimal number as JSON writes one (no "1_000", "Infinity" or " 2 ").
 _DECIMAL = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def money_text(value: Decimal) -> str:
-    """``Decimal("2.50")`` → ``"2.5"``: the exact value, without exponent or trailing zeros."""
-    return format(value.normalize(), "f")
 
 
 class Money(fields.Field):

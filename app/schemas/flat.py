@@ -24,9 +24,13 @@ _ABSENT = object()
 
 
 class FlatDump:
-    def __init__(self, schema: Schema) -> None:
+    """`skip`: nested fields the caller dumps itself."""
+
+    def __init__(self, schema: Schema, *, skip: tuple[str, ...] = ()) -> None:
         self._plan: list[tuple[str, str, type | None, Callable[..., Any]]] = []
         for name, field in schema.dump_fields.items():
+            if name in skip:
+                continue
             strings = isinstance(field, fields.List) and type(field.inner) is fields.String
             if isinstance(field, (fields.Nested, fields.List, fields.Method, fields.Function)) and not strings:
                 raise TypeError(f"{type(schema).__name__}.{name}: FlatDump handles flat schemas only")
