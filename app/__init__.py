@@ -66,8 +66,8 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 def start_alert_delivery(app: Flask) -> None:
     """Deliver budget alerts from a background thread of this process (gunicorn's post_worker_init),
     unless ALERT_DELIVERY=off; without WEBHOOK_SECRET alerts are recorded and logged, not sent."""
-    settings: Settings = app.config["LEDGER_SETTINGS"]
-    if not settings.alert_delivery:
+    settings: Settings | None = app.config.get("LEDGER_SETTINGS")
+    if settings is None or not settings.alert_delivery:  # (bench/floor.py's app is not the ledger)
         return
     if not settings.webhook_secret:
         logging.getLogger(__name__).warning(

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bench import cpu, dataset, load, measure
+from bench import budgets, cpu, dataset, load, measure
 from bench.client import use_platform_key
 from bench.config import BenchConfig, BenchConfigError
 from bench.cpu import CpuMeter, CpuUse
@@ -150,6 +150,12 @@ def run(config: BenchConfig) -> Results:
                 use_platform_key(engine)
                 load.make_partitions(engine, traffic.start.date(), today)
             load_data(engine, traffic, config, results)
+            scopes = budgets.sample_scopes(engine, 5_000, config.seed) if config.budgets else []
+            if config.budgets:
+                say(f"making {config.budgets:,} budgets …")
+                with phase(results.phases, f"make {config.budgets:,} budgets"):
+                    results.budgets = budgets.make_budgets(engine, config.budgets, scopes, config.seed)
+                checkpoint(engine, results, "the HTTP measurements (after the budgets)")
             with gunicorn(database.url, workers=config.workers, log_path=workdir / "gunicorn.log") as (host, port, pid):
                 now = measure_ingest(host, port, traffic, config, results, CpuMeter(pid, database_pid(engine)),
                                      workdir)
@@ -161,6 +167,11 @@ def run(config: BenchConfig) -> Results:
                     "worker receives while it writes are written together, app/ledger/group_commit.py)")
                 with phase(results.phases, "ANALYZE"):
                     load.vacuum_analyze(engine, analyze_only=True)
+                if results.budgets:
+                    say("budget checks …")
+                    with phase(results.phases, "budget checks"):
+                        budgets.measure_checks(host, port, engine, results.budgets, scopes, config.seed,
+                                               config.single_clients)
                 with engine.connect() as conn:
                     results.row_counts = dataset.row_counts(conn)
                 results.notes.append(
@@ -168,11 +179,12 @@ def run(config: BenchConfig) -> Results:
                     f"{load.calls_since(engine, traffic.end):,} stamped today (posted over HTTP: a heavier today "
                     f"than the period's average day; {config.shape.late_share:.0%} of the HTTP calls were stamped "
                     "1 to 72 hours in the past instead)")
-                profile = results.profile
-                window = Window.of(traffic.start.date(), last_day, profile)
-                results.comparisons = ask_questions(host, port, database.url, window, reps=config.reps,
-                                                    warmups=config.warmups)
-                results.notes.append("analytics paths: " + "; ".join(c.question.ours for c in results.comparisons))
+                if config.questions:
+                    window = Window.of(traffic.start.date(), last_day, results.profile)
+                    results.comparisons = ask_questions(host, port, database.url, window, reps=config.reps,
+                                                        warmups=config.warmups)
+                    results.notes.append("analytics paths: " + "; ".join(c.question.ours
+                                                                          for c in results.comparisons))
         finally:
             engine.dispose()
         if database.kept:

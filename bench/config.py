@@ -99,6 +99,8 @@ class BenchConfig:
     reps: int = 30  # BENCH_REPS: timed repetitions of each analytics question …
     warmups: int = 3  # BENCH_WARMUPS: … after this many untimed ones
     workers: int = 2  # BENCH_WORKERS: gunicorn workers
+    budgets: int = 1_000  # BENCH_BUDGETS: budgets made before the HTTP measurements (0: none; bench/budgets.py)
+    questions: bool = True  # BENCH_QUESTIONS=0: skip the analytics questions (ingest and budgets only)
 
     @property
     def days(self) -> int:
@@ -126,6 +128,8 @@ class BenchConfig:
             reps=_int(env, "BENCH_REPS", defaults.reps),
             warmups=_int(env, "BENCH_WARMUPS", defaults.warmups, minimum=0),
             workers=_int(env, "BENCH_WORKERS", defaults.workers),
+            budgets=_int(env, "BENCH_BUDGETS", defaults.budgets, minimum=0),
+            questions=env.get("BENCH_QUESTIONS", "1").strip().lower() not in {"0", "false", "no"},
         )
 
 

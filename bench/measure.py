@@ -48,10 +48,22 @@ class IngestRun:
 def post_all(host: str, port: int, path: str, bodies: Sequence[bytes], clients: int
              ) -> tuple[float, list[Response], int]:
     """POST every body, `clients` requests at a time; (wall seconds, answers in body order, reconnects)."""
-    answers: list[Response | None] = [None] * len(bodies)
+    return send_all(host, port, len(bodies), lambda client, index: client.post(path, bodies[index]), clients)
+
+
+def get_all(host: str, port: int, paths: Sequence[str], clients: int) -> tuple[float, list[Response], int]:
+    """GET every path, `clients` requests at a time; as :func:`post_all`."""
+    return send_all(host, port, len(paths), lambda client, index: client.get(paths[index]), clients)
+
+
+def send_all(host: str, port: int, count: int, send: Callable[[Client, int], Response], clients: int
+             ) -> tuple[float, list[Response], int]:
+    """Send requests 0 … count-1 (`send(client, index)`), `clients` at a time, each client a thread
+    with its own keep-alive connection; (wall seconds, answers in order, reconnects)."""
+    answers: list[Response | None] = [None] * count
     errors: list[BaseException] = []
     reconnects = [0]
-    position = iter(range(len(bodies)))
+    position = iter(range(count))
     lock = threading.Lock()
     start = threading.Barrier(clients + 1)
 
@@ -64,7 +76,7 @@ def post_all(host: str, port: int, path: str, bodies: Sequence[bytes], clients: 
                     index = next(position, None)
                 if index is None:
                     break
-                answers[index] = client.post(path, bodies[index])
+                answers[index] = send(client, index)
         except BaseException as error:  # noqa: BLE001 — re-raised after the run, never lost in a thread
             errors.append(error)
         finally:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from tabulate import tabulate
 
 from app import gunicorn_conf
+from bench.budgets import BudgetRun
+from bench.budgets import rows as budget_rows
 from bench.config import BenchConfig
 from bench.cpu import CpuUse
 from bench.dataset import Profile
@@ -18,6 +20,7 @@ SINGLE_P99_MS = 15.0  # single-call p99 < 15 ms
 ANALYTICS_SPEEDUP = 20.0  # every aggregate question ≥ 20× faster than naive (issue #9) …
 ANALYTICS_AT_CALLS = 10_000_000  # … at 10M calls …
 ANALYTICS_P95_MS = 50.0  # … and p95 < 50 ms
+CHECK_P99_MS = 10.0  # issue 12: GET /api/budgets/check p99 < 10 ms with 1,000 budgets at 10M calls
 NARROW_RATIO = 2.0  # narrow questions: within 2× of the plain index query for the same rows, p95 < 50 ms
 
 
@@ -42,6 +45,7 @@ class Results:
     cpu: dict[str, tuple[CpuUse, int]] = field(default_factory=dict)  # measurement → (CPU used, calls)
     profile: Profile | None = None  # the loaded calls (before HTTP ingest)
     row_counts: dict[str, int] = field(default_factory=dict)  # llm_call_log and each rollup, at analytics time
+    budgets: BudgetRun | None = None  # issue 12: budgets made, the pre-flight check, exactness
 
     @property
     def raw_copy_rate(self) -> float:
@@ -90,6 +94,8 @@ def table(results: Results) -> str:
         rows.append(["floor: the same calls validated and answered, neither priced nor stored (bench/floor.py)",
                      (f"p50 {_ms(run.latencies.ms(50))} / p99 {_ms(run.latencies.ms(99))} ms "
                       f"({run.calls_per_second:,.0f} calls/s)"), "", "", "the floor under the row above", "", ""])
+    if results.budgets:
+        rows.extend(budget_rows(results.budgets, CHECK_P99_MS))
     for comparison in results.comparisons:
         rows.append(comparison_row(comparison, config.calls))
     headers = ["measurement", "ours", "baseline", "ours/baseline", "target", "status", "check"]
@@ -145,7 +151,7 @@ def render(results: Results) -> str:
     config = results.config
     lines = [
         "",
-        "LLM cost ledger benchmark (issues #4 and #9)",
+        "LLM cost ledger benchmark (issues #4, #9 and #12)",
         (f"  calls generated    {config.calls:,} over {config.days} days ({results.period}); the timed COPY's and "
          f"the HTTP ones are sent today (the COPY's deleted after timing; a share of the HTTP ones stamped late)"),
         f"  shape              {config.shape.describe()}",

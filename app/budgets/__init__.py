@@ -182,7 +182,10 @@ LEFT JOIN budget_spend s ON s.budget_id = b.id AND s.period_start = p.start
 WHERE {{where}}
 ORDER BY b.id
 """
-_CHECK = _STATES.format(where=budget_spend.MATCH.replace("c.canonical_model", ":model").replace("c.", ":"))
+_CHECK = _STATES.format(where=(
+    f"b.match_key = ANY({budget_spend.CANDIDATE_KEYS}) AND {budget_spend.MATCH}")
+    .replace("c.canonical_model", "CAST(:model AS text)").replace("c.api_key_id", "CAST(:api_key_id AS bigint)")
+    .replace("c.", ":"))
 _BY_COMPANY = _STATES.format(where="(CAST(:company_id AS text) IS NULL OR b.company_id = :company_id)")
 
 

@@ -44,6 +44,15 @@ MATCH = """b.company_id = c.company_id
       AND (b.model IS NULL OR b.model = c.canonical_model)
       AND (b.endpoint IS NULL OR b.endpoint = c.endpoint)
       AND (b.api_key_id IS NULL OR b.api_key_id = c.api_key_id)"""
+# The `match_key`s of the budgets a call of `c` may count against (app.models.budgets.MATCH_KEY):
+# joining on (company_id, match_key) finds a call's few candidates by hash or index, instead of
+# testing every budget of its company against every call.
+CANDIDATE_KEYS = ("ARRAY['', 'u:' || c.user_id, 'a:' || c.assistant_id, 'm:' || c.canonical_model, "
+                  "'e:' || c.endpoint, 'k:' || c.api_key_id]")
+# `c` joined to the budgets it counts against, from their `tracked_from` on.
+BUDGETS_OF_CALLS = f"""CROSS JOIN LATERAL unnest({CANDIDATE_KEYS}) AS candidate(match_key)
+    JOIN budget b ON b.company_id = c.company_id AND b.match_key = candidate.match_key
+    WHERE {MATCH} AND c.timestamp >= b.tracked_from"""
 PERIOD_START = "date_trunc(b.period, {moment}, b.timezone)"
 _ALERT_FIELDS = "id, company_id, budget_id, threshold, period_start, spent, limit_usd"
 PERIOD_END = "((({start}) AT TIME ZONE b.timezone) + CAST('1 ' || b.period AS interval)) AT TIME ZONE b.timezone"
@@ -71,8 +80,7 @@ def ingest_ctes(source: str) -> list[str]:
         f"""budget_calls AS MATERIALIZED (
     SELECT c.id AS call_id, b.id AS budget_id, {PERIOD_START.format(moment="c.timestamp")} AS period_start,
            coalesce(c.total_cost, 0) AS cost
-    FROM {source} c JOIN budget b ON {MATCH}
-    WHERE {PERIOD_START.format(moment="c.timestamp")} >= b.tracked_from
+    FROM {source} c {BUDGETS_OF_CALLS}
 )""",
         """budget_added AS (
     INSERT INTO budget_spend AS s (budget_id, period_start, spent, calls)
@@ -139,8 +147,7 @@ WITH c AS (
 ), budget_added AS (
     INSERT INTO budget_spend AS s (budget_id, period_start, spent, calls)
     SELECT b.id, {PERIOD_START.format(moment="c.timestamp")}, sum(c.delta), 0
-    FROM c JOIN budget b ON {MATCH}
-    WHERE {PERIOD_START.format(moment="c.timestamp")} >= b.tracked_from
+    FROM c {BUDGETS_OF_CALLS}
     GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (budget_id, period_start) DO UPDATE SET spent = s.spent + EXCLUDED.spent
     RETURNING budget_id, period_start, spent

@@ -14,12 +14,18 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Identity, Index, Integer, func, text
+from sqlalchemy import ARRAY, CheckConstraint, Computed, ForeignKey, Identity, Index, Integer, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 
 PERIODS = ("day", "week", "month")
+# A budget's first narrowing field, as one text: the ledger finds the budgets a call may count
+# against by (company_id, match_key) — '' (company-wide), or u:/a:/m:/e:/k: and the user, assistant,
+# model, endpoint or key — and then checks the other fields (app.ledger.budget_spend).
+MATCH_KEY = ("CASE WHEN user_id IS NOT NULL THEN 'u:' || user_id WHEN assistant_id IS NOT NULL THEN 'a:' || assistant_id "
+             "WHEN model IS NOT NULL THEN 'm:' || model WHEN endpoint IS NOT NULL THEN 'e:' || endpoint "
+             "WHEN api_key_id IS NOT NULL THEN 'k:' || api_key_id ELSE '' END")
 
 
 class Budget(Base):
@@ -40,12 +46,14 @@ class Budget(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     # Periods starting at or after this instant are counted (app.ledger.budget_spend).
     tracked_from: Mapped[datetime]
+    match_key: Mapped[str] = mapped_column(Computed(MATCH_KEY, persisted=True))
 
     __table_args__ = (
         CheckConstraint("period IN ('day', 'week', 'month')", name="period_known"),
         CheckConstraint("limit_usd > 0", name="limit_positive"),
         CheckConstraint("cardinality(thresholds) BETWEEN 1 AND 10", name="thresholds_count"),
         Index("ix_budget_company_id", "company_id"),
+        Index("ix_budget_company_id_match_key", "company_id", "match_key"),
     )
 
 

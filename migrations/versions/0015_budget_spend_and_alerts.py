@@ -1,5 +1,5 @@
 """budget spend and alerts: budget_spend per period, budget_alert (the alerts and their delivery
-outbox), budget.tracked_from, llm_call_log.api_key_id (the key that sent a call)
+outbox), budget.tracked_from and match_key, llm_call_log.api_key_id (the key that sent a call)
 
 Revision ID: 0015
 Revises: 0014
@@ -17,6 +17,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 MONEY = sa.Numeric(30, 18)
+MATCH_KEY = ("CASE WHEN user_id IS NOT NULL THEN 'u:' || user_id WHEN assistant_id IS NOT NULL THEN 'a:' || assistant_id "
+             "WHEN model IS NOT NULL THEN 'm:' || model WHEN endpoint IS NOT NULL THEN 'e:' || endpoint "
+             "WHEN api_key_id IS NOT NULL THEN 'k:' || api_key_id ELSE '' END")
 
 
 def upgrade() -> None:
@@ -25,6 +28,9 @@ def upgrade() -> None:
     op.add_column("budget", sa.Column("tracked_from", sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE budget SET tracked_from = date_trunc(period, now(), timezone)")
     op.alter_column("budget", "tracked_from", nullable=False)
+    # The budget's first narrowing field as one text (app.models.budgets.MATCH_KEY).
+    op.add_column("budget", sa.Column("match_key", sa.Text(), sa.Computed(MATCH_KEY, persisted=True), nullable=False))
+    op.create_index("ix_budget_company_id_match_key", "budget", ["company_id", "match_key"])
     op.create_table(
         "budget_spend",
         sa.Column("budget_id", sa.BigInteger(), nullable=False),
@@ -80,5 +86,7 @@ def downgrade() -> None:
     op.drop_index("ix_budget_alert_company_id", table_name="budget_alert")
     op.drop_table("budget_alert")
     op.drop_table("budget_spend")
+    op.drop_index("ix_budget_company_id_match_key", table_name="budget")
+    op.drop_column("budget", "match_key")
     op.drop_column("budget", "tracked_from")
     op.drop_column("llm_call_log", "api_key_id")
