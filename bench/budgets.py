@@ -85,6 +85,7 @@ def make_budgets(engine: Engine, count: int, scopes: list[Scope], seed: int) -> 
     rng = random.Random(seed)
     kinds = {"company": 0} | {kind: 0 for kind in KINDS}
     specs = []
+    specs_seen: set[tuple] = set()
     for company in sorted({scope.company_id for scope in scopes}):  # company-wide: a month, maybe a week, a day
         for period in ("month", *(p for p in ("week", "day") if rng.random() < 0.5)):
             specs.append((company, period, {}))
@@ -97,8 +98,10 @@ def make_budgets(engine: Engine, count: int, scopes: list[Scope], seed: int) -> 
             "model": {"model": scope.model}, "endpoint": {"endpoint": scope.endpoint},
             "user+model": {"user_id": scope.user_id, "model": scope.model},
         }[kind]
-        if any(value is None for value in narrowing.values()):
-            continue
+        key = (scope.company_id, tuple(sorted(narrowing.items())))
+        if any(value is None for value in narrowing.values()) or key in specs_seen:
+            continue  # one budget per company and narrowing, as an organisation would set them
+        specs_seen.add(key)
         kinds[kind] += 1
         specs.append((scope.company_id, rng.choice(("day", "week", "month")), narrowing))
     samples = []

@@ -72,6 +72,17 @@ def test_spend_check_ingest_answer_and_alerts_follow_every_call(client, session)
     assert resets.astimezone(UTC).hour == 23 and (resets + timedelta(hours=1)).day == 1
 
 
+def test_a_batch_answer_names_each_calls_budgets_and_gives_each_budget_once(client):
+    company = budget(client, limit="1")
+    alice = budget(client, userId="alice", limit="1")
+    body = {"provider": "openai", "model": "gpt-4o", "inputTokens": 1000, "outputTokens": 500, "companyId": "acme",
+            "timestamp": now_iso(seconds=1)}
+    answer = client.post("/api/calls/batch", json={"calls": [body | {"userId": "alice"}, body, body]}).json
+    assert [c["budgetIds"] for c in answer["calls"]] == [[company["id"], alice["id"]], [company["id"]], [company["id"]]]
+    assert [(b["budgetId"], b["spent"]) for b in answer["budgets"]] == [(company["id"], "0.0225"),
+                                                                        (alice["id"], "0.0075")]
+
+
 def test_a_call_is_recorded_even_over_budget(client):
     made = budget(client, limit="0.001")
     stored = call(client)

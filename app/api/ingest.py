@@ -14,9 +14,11 @@ from app.ledger import Ledger
 from app.records import IngestResult, NewCall
 from app.schemas.budgets import BudgetStateSchema
 from app.schemas.flat import FlatDump
-from app.schemas.calls import CallBatchInSchema, CallBatchOutSchema, CallInSchema, CallOutSchema
+from app.schemas.calls import (BatchCallOutSchema, CallBatchInSchema, CallBatchOutSchema, CallInSchema,
+                               CallOutSchema)
 
-_CALLS_OUT = FlatDump(CallOutSchema(), skip=("budgets",))
+_CALL_OUT = FlatDump(CallOutSchema(), skip=("budgets",))
+_BATCH_CALL_OUT = FlatDump(BatchCallOutSchema(), skip=("budget_ids",))
 _BUDGETS_OUT = BudgetStateSchema(many=True)
 # A call's fields as the client spells them (`input_tokens` → `inputTokens`), to name what a retry changed.
 _WIRE = {name: field.data_key or name for name, field in CallInSchema().fields.items()}
@@ -35,12 +37,10 @@ def _sent_by_this_key(call: NewCall) -> NewCall:
     return replace(call, api_key_id=principal.key_id) if principal else call
 
 
-def _out(result: IngestResult) -> dict[str, Any]:
+def _fields(result: IngestResult) -> dict[str, Any]:
     # A shallow copy of the record's fields (asdict would deep-copy every value: slow for 10,000 calls).
-    out = _CALLS_OUT.one(vars(result.call) | {"priced": result.call.priced, "duplicate": result.duplicate,
-                                              "differs": [_WIRE.get(name, name) for name in result.differs]})
-    out["budgets"] = _BUDGETS_OUT.dump(result.budgets) if result.budgets else []
-    return out
+    return vars(result.call) | {"priced": result.call.priced, "duplicate": result.duplicate,
+                                "differs": [_WIRE.get(name, name) for name in result.differs]}
 
 
 @bp.route("", methods=["POST"])
@@ -50,7 +50,8 @@ def _out(result: IngestResult) -> dict[str, Any]:
 def record_call(call: NewCall):
     # Written with the calls other threads of this process are recording now (app.ledger.group_commit).
     result = current_app.extensions["ledger_group_commit"].record(_sent_by_this_key(call))
-    return current_app.json.response(_out(result)), 200 if result.duplicate else 201
+    out = _CALL_OUT.one(_fields(result)) | {"budgets": _BUDGETS_OUT.dump(result.budgets)}
+    return current_app.json.response(out), 200 if result.duplicate else 201
 
 
 @bp.route("/batch", methods=["POST"])
@@ -62,6 +63,11 @@ def record_batch(body: dict[str, list[NewCall]]):
     get_session().commit()
     ledger.committed(results)
     duplicates = sum(result.duplicate for result in results)
+    # Each budget period once (the calls name theirs by id), after the batch: its latest spend.
+    states = {(state.budget_id, state.period_start): state for result in results for state in result.budgets}
     # Serialised here (a Response is passed through as is): CallOutSchema's dump, 10,000 times, fast.
-    return current_app.json.response({"stored": len(results) - duplicates, "duplicates": duplicates,
-                                      "calls": [_out(result) for result in results]})
+    return current_app.json.response({
+        "stored": len(results) - duplicates, "duplicates": duplicates,
+        "budgets": _BUDGETS_OUT.dump(sorted(states.values(), key=lambda state: (state.budget_id, state.period_start))),
+        "calls": [_BATCH_CALL_OUT.one(_fields(result)) | {"budgetIds": [state.budget_id for state in result.budgets]}
+                  for result in results]})

@@ -49,13 +49,23 @@ MATCH = """b.company_id = c.company_id
 # testing every budget of its company against every call.
 CANDIDATE_KEYS = ("ARRAY['', 'u:' || c.user_id, 'a:' || c.assistant_id, 'm:' || c.canonical_model, "
                   "'e:' || c.endpoint, 'k:' || c.api_key_id]")
-# `c` joined to the budgets it counts against, from their `tracked_from` on.
-BUDGETS_OF_CALLS = f"""CROSS JOIN LATERAL unnest({CANDIDATE_KEYS}) AS candidate(match_key)
-    JOIN budget b ON b.company_id = c.company_id AND b.match_key = candidate.match_key
-    WHERE {MATCH} AND c.timestamp >= b.tracked_from"""
+
 PERIOD_START = "date_trunc(b.period, {moment}, b.timezone)"
 _ALERT_FIELDS = "id, company_id, budget_id, threshold, period_start, spent, limit_usd"
 PERIOD_END = "((({start}) AT TIME ZONE b.timezone) + CAST('1 ' || b.period AS interval)) AT TIME ZONE b.timezone"
+
+
+def budgets_of_calls(source: str, columns: str) -> str:
+    """SELECT `columns` FROM `source` (as ``c``) joined to the budgets (``b``) its calls count
+    against, from their ``tracked_from`` on: each call's candidate keys are listed first, then
+    joined to the budgets on (company_id, match_key) — one hash of the budgets, whatever the plan's
+    estimate of the calls (a CTE's is often 1 row, which would test each call against each of its
+    company's budgets in a loop)."""
+    return f"""SELECT {columns}
+    FROM (SELECT c.*, candidate.match_key FROM {source} c CROSS JOIN LATERAL unnest({CANDIDATE_KEYS})
+          AS candidate(match_key) OFFSET 0) c
+    JOIN budget b ON b.company_id = c.company_id AND b.match_key = c.match_key
+    WHERE {MATCH} AND c.timestamp >= b.tracked_from"""
 
 
 def alerts_sql(spend: str) -> str:
@@ -78,9 +88,8 @@ def ingest_ctes(source: str) -> list[str]:
     total) and ``budget_alerted`` (the alerts recorded)."""
     return [
         f"""budget_calls AS MATERIALIZED (
-    SELECT c.id AS call_id, b.id AS budget_id, {PERIOD_START.format(moment="c.timestamp")} AS period_start,
-           coalesce(c.total_cost, 0) AS cost
-    FROM {source} c {BUDGETS_OF_CALLS}
+    {budgets_of_calls(source, f'c.id AS call_id, b.id AS budget_id, {PERIOD_START.format(moment="c.timestamp")} '
+                              'AS period_start, coalesce(c.total_cost, 0) AS cost')}
 )""",
         """budget_added AS (
     INSERT INTO budget_spend AS s (budget_id, period_start, spent, calls)
@@ -92,28 +101,37 @@ def ingest_ctes(source: str) -> list[str]:
     ]
 
 
-# The ingest statement's account of what it did to budgets, as JSON (money as text: JSON numbers
-# would be read back as floats): [[call id, budget id, period, period start, its end, spent after
-# the statement, limit], …] and the alerts it recorded, [[AlertRecord's fields], …].
-INGEST_RESULT = f"""(SELECT json_agg(json_build_array(bc.call_id, b.id, b.period, ba.period_start,
-                                    {PERIOD_END.format(start="ba.period_start")}, ba.spent::text, b.limit_usd::text))
-        FROM budget_calls bc JOIN budget_added ba USING (budget_id, period_start) JOIN budget b ON b.id = bc.budget_id),
+# The ingest statement's account of what it did to budgets: the budget periods it added to, as
+# JSON (money as text: JSON numbers would be read back as floats) — [[budget id, period start as
+# epoch seconds, period, period start, its end, spent after the statement, limit], …] —, which
+# call counted where, as three arrays (call ids, budget ids, period starts as epoch seconds: no
+# join in SQL, dictionaries in Python), and the alerts it recorded, [[AlertRecord's fields], …].
+_EPOCH = "CAST(extract(epoch FROM {start}) AS bigint)"
+INGEST_RESULT = f"""(SELECT json_agg(json_build_array(b.id, {_EPOCH.format(start="ba.period_start")}, b.period,
+                                    ba.period_start, {PERIOD_END.format(start="ba.period_start")}, ba.spent::text,
+                                    b.limit_usd::text))
+        FROM budget_added ba JOIN budget b ON b.id = ba.budget_id),
+       (SELECT ARRAY[array_agg(call_id), array_agg(budget_id), array_agg({_EPOCH.format(start="period_start")})]
+        FROM budget_calls),
        (SELECT json_agg(json_build_array(id, company_id, budget_id, threshold, period_start, spent::text,
                                          limit_usd::text)) FROM budget_alerted)"""
 
 
-def states_by_call(rows: list[list] | None) -> dict[int, list[BudgetState]]:
-    """The first column of :data:`INGEST_RESULT`: each call id's budget states."""
-    states: dict[int, list[BudgetState]] = {}
-    for call_id, budget_id, period, start, end, spent, limit in rows or ():
-        states.setdefault(call_id, []).append(BudgetState(
-            budget_id=budget_id, period=period, period_start=datetime.fromisoformat(start),
-            resets_at=datetime.fromisoformat(end), spent=Decimal(spent), limit=Decimal(limit)))
-    return states
+def states_by_call(states: list[list] | None, counted: list[list[int]] | None) -> dict[int, list[BudgetState]]:
+    """The first two columns of :data:`INGEST_RESULT`: each call id's budget states."""
+    by_period = {(budget_id, epoch): BudgetState(
+        budget_id=budget_id, period=period, period_start=datetime.fromisoformat(start),
+        resets_at=datetime.fromisoformat(end), spent=Decimal(spent), limit=Decimal(limit))
+        for budget_id, epoch, period, start, end, spent, limit in states or ()}
+    by_call: dict[int, list[BudgetState]] = {}
+    if counted and counted[0] and counted[0][0] is not None:
+        for call_id, budget_id, epoch in zip(*counted, strict=True):
+            by_call.setdefault(call_id, []).append(by_period[(budget_id, epoch)])
+    return by_call
 
 
 def alerts_of(rows: list[list] | None) -> list[AlertRecord]:
-    """The second column of :data:`INGEST_RESULT` as records."""
+    """The last column of :data:`INGEST_RESULT` as records."""
     return [AlertRecord(id=id_, company_id=company, budget_id=budget, threshold=threshold,
                         period_start=datetime.fromisoformat(start), spent=Decimal(spent), limit=Decimal(limit))
             for id_, company, budget, threshold, start, spent, limit in rows or ()]
@@ -146,8 +164,9 @@ WITH c AS (
         AS t(timestamp, company_id, user_id, assistant_id, endpoint, canonical_model, api_key_id, delta)
 ), budget_added AS (
     INSERT INTO budget_spend AS s (budget_id, period_start, spent, calls)
-    SELECT b.id, {PERIOD_START.format(moment="c.timestamp")}, sum(c.delta), 0
-    FROM c {BUDGETS_OF_CALLS}
+    SELECT budget_id, period_start, sum(delta), 0
+    FROM ({budgets_of_calls("c", f'b.id AS budget_id, {PERIOD_START.format(moment="c.timestamp")} AS period_start, '
+                                 'c.delta')}) changed
     GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (budget_id, period_start) DO UPDATE SET spent = s.spent + EXCLUDED.spent
     RETURNING budget_id, period_start, spent

@@ -138,8 +138,9 @@ class Ledger:
             if call.request_id is not None:
                 owner[index] = first_seen.setdefault((call.company_id, call.request_id), index)
         fresh = [index for index in range(len(calls)) if owner[index] == index]
-        rows, ids, won, recorded_at, budget_rows, alert_rows = self._price_and_write([calls[index] for index in fresh])
-        budgets = budget_spend.states_by_call(budget_rows)
+        rows, ids, won, recorded_at, states, counted, alert_rows = self._price_and_write(
+            [calls[index] for index in fresh])
+        budgets = budget_spend.states_by_call(states, counted)
         self.alerts = budget_spend.alerts_of(alert_rows)
 
         won = set(won)
@@ -183,9 +184,9 @@ class Ledger:
                 assert self._prices is not None
                 self._prices.invalidate()
                 continue
-            ids, won, recorded_at, _, budget_rows, alert_rows = self._write(rows, book.epoch if self._prices else None)
+            ids, won, recorded_at, _, *budgets = self._write(rows, book.epoch if self._prices else None)
             if ids is not None:
-                return rows, ids, won, recorded_at, budget_rows, alert_rows
+                return rows, ids, won, recorded_at, *budgets
             assert self._prices is not None
             self._prices.invalidate()
         raise RuntimeError(f"prices changed {PRICING_ATTEMPTS} times while these calls were being priced")

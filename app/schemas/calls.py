@@ -147,7 +147,20 @@ class CallOutSchema(_TokenFieldsOut):
                        "whatever the budgets say: check before the call with GET /api/budgets/check."})
 
 
+class BatchCallOutSchema(CallOutSchema):
+    """A call of a batch's answer: the ids of the budgets it counts against (their states are the
+    batch answer's `budgets`, once each)."""
+
+    class Meta:
+        exclude = ("budgets",)
+
+    budget_ids = fields.List(fields.Integer(), data_key="budgetIds", metadata={
+        "description": "The budgets this call counts against (see the answer's budgets); empty on a retry."})
+
+
 class CallBatchOutSchema(Schema):
     stored = fields.Integer(metadata={"description": "Calls stored by this request."})
     duplicates = fields.Integer(metadata={"description": "Calls recognised as retries and not stored again."})
-    calls = fields.List(fields.Nested(CallOutSchema))
+    budgets = fields.List(fields.Nested(BudgetStateSchema), metadata={
+        "description": "Every budget period the batch's calls count against, with its spend right after the batch."})
+    calls = fields.List(fields.Nested(BatchCallOutSchema))
