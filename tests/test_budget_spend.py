@@ -178,3 +178,18 @@ def test_budgets_status_command(client, runner):
     out = runner.invoke(args=["costs", "budgets", "status", "--company", "acme"])
     assert out.exit_code == 0, out.output
     assert f"{made['id']}" in out.output and "0.0075" in out.output and "75.0%" in out.output
+
+
+def test_a_new_period_starts_afresh(client, session):
+    made = budget(client, period="day", limit="0.0075", thresholds=[100])
+    session.execute(text("UPDATE budget SET tracked_from = tracked_from - interval '2 days' WHERE id = :id"),
+                    {"id": made["id"]})
+    session.commit()
+    call(client, timestamp=now_iso(days=1))  # yesterday's period: crossed there
+    call(client, timestamp=now_iso(days=1))
+    assert [a for a in alerts(session, made["id"])] == [(100, GPT4O)]
+    assert check(client)["spent"] == "0" and check(client)["allowed"] is True  # today starts at 0
+    call(client)
+    periods = session.execute(text("SELECT period_start FROM budget_alert WHERE budget_id = :id ORDER BY id"),
+                              {"id": made["id"]}).scalars().all()
+    assert len(periods) == 2 and periods[0] < periods[1]  # one alert per period
