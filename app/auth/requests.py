@@ -20,6 +20,7 @@ _SCOPE_OF: dict[str, tuple[str, str]] = {
     "analytics": ("read", "read"),
     "prices": ("read", "admin"),
     "budgets": ("read", "admin"),
+    "insight": ("read", "read"),
 }
 
 

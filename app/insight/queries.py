@@ -177,8 +177,8 @@ def drivers(session: Session, grain: str, dimension: str, buckets: Sequence[date
                   f"FROM flagged f JOIN {table} r ON r.day = f.bucket{company}")
         day = "f.bucket"
     else:
-        actual = (f"SELECT f.bucket, r.{_RAW_COLUMNS.get(dimension, dimension)}::text, "
-                  "coalesce(r.total_cost, 0), 0 FROM flagged f JOIN llm_call_log r "
+        actual = (f"SELECT f.bucket, r.{_RAW_COLUMNS.get(dimension, dimension)}::text AS key, "
+                  "coalesce(r.total_cost, 0) AS actual, 0 AS base FROM flagged f JOIN llm_call_log r "
                   f"ON r.timestamp >= f.bucket AND r.timestamp < f.bucket + interval '1 hour'{company}")
         day = "(f.bucket AT TIME ZONE 'UTC')::date"
     cast = "date" if grain == "day" else "timestamptz"
