@@ -363,3 +363,48 @@ def test_a_company_key_sees_nothing_of_another_companys_spend(client, make_clien
 def test_insight_needs_the_read_scope(make_client):
     r = make_client("c1", "ingest").get("/api/insight/trends")
     assert r.status_code == 403 and "'read'" in r.json["message"]
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+def invoke(runner, *args: str) -> str:
+    result = runner.invoke(args=["costs", "insight", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_cli_trends_as_a_table(runner, weeks):
+    lines = invoke(runner, "trends", "--since", "2026-03-04", "--until", "2026-03-12", "--grain", "week",
+                   "--company", "c1").splitlines()
+    assert lines[0].split() == ["week", "through", "cost", "tokens", "calls", "change", "change", "%"]
+    assert [line.split() for line in lines[2:]] == [["2026-03-02", "2026-03-08", "3", "300000", "2", "2", "200%"],
+                                                    ["2026-03-09", "2026-03-15", "4", "400000", "1", "1", "33.33%"]]
+
+
+def test_cli_top_as_a_table(runner, spenders):
+    lines = invoke(runner, "top", "--by", "user", "--since", "2026-03-08", "--until", "2026-03-14", "--company", "c1",
+                   "--top", "1").splitlines()
+    assert lines[2].split() == ["u1", "5", "50%", "4", "1", "25%"]
+    assert lines[3].split() == ["TOTAL", "10", "10", "0", "0%", "3", "keys"] and lines[-1] == "previous period: 2026-03-01 .. 2026-03-07"
+
+
+def test_cli_json_is_the_apis_answer(runner, client, dst_week):
+    cli = json.loads(invoke(runner, "peaks", "--since", "2026-03-23", "--until", "2026-03-29", "--timezone",
+                            "Europe/Berlin", "--company", "c1", "--format", "json"))
+    assert cli == get(client, "/api/insight/peaks?companyId=c1&startDate=2026-03-23&endDate=2026-03-29"
+                              "&timezone=Europe/Berlin")
+    bad = runner.invoke(args=["costs", "insight", "peaks", "--timezone", "Mars/Olympus"])
+    assert bad.exit_code == 2 and "--timezone" in bad.output
+
+
+def test_cli_forecast_and_anomalies(runner, odd_days):
+    out = json.loads(invoke(runner, "forecast", "--month", "2026-02", "--company", "c1", "--format", "json"))
+    assert (out["spent"], out["forecast"]) == ("294", "294")  # 1 + 7 + 6 days at $11, 14 at $10
+    lines = invoke(runner, "anomalies", "--since", "2026-03-02", "--until", "2026-03-08", "--company", "c1")
+    assert "2026-03-04" in lines and "claude-sonnet-4-5 (+45)" in lines and "u9 (+45)" in lines
+    assert "gpt-4o (-10.5)" in lines and lines.splitlines()[-1].startswith("2 of 7 days anomalous")
+    csv_out = invoke(runner, "anomalies", "--since", "2026-03-04", "--until", "2026-03-04", "--grain", "hour",
+                     "--company", "c1", "--format", "csv").splitlines()
+    assert csv_out[1].startswith("2026-03-04T12:00:00+00:00,55,10.5,")
+    assert runner.invoke(args=["costs", "insight", "forecast", "--month", "2026-3x"]).exit_code == 2
+    assert runner.invoke(args=["costs", "insight", "forecast", "--user", "u1", "--model", "m"]).exit_code == 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.cli import budgets, dimensions, keys, ledger, prices, reports, storage  # noqa: F401 (importing registers the commands)
+from app.cli import budgets, dimensions, insight, keys, ledger, prices, reports, storage  # noqa: F401 (importing registers the commands)
 from app.cli.common import costs
 
 
