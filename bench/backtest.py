@@ -54,6 +54,7 @@ from app import demo, insight
 from bench.config import BenchConfigError, _float, _int, _ints, shape_from_env
 from bench.database import fresh_database, make_engine, migrate
 from bench.generate import COPY_COLUMNS, Traffic
+from bench.load import make_partitions
 from bench.shape import Shape
 from bench.stages import load_calls, phase, ready_for_queries, say
 
@@ -219,6 +220,7 @@ def main() -> int:
         engine = make_engine(database.url)
         migrate(engine)
         traffic = SeasonalTraffic(shape, today=today, growth=growth, drift=drift, noise=noise)
+        make_partitions(engine, traffic.start.date(), today)
         load_calls(engine, traffic, calls, phases)
         with phase(phases, "company spikes"):
             spiked = add_spikes(engine, traffic, spikes, shape.seed)

@@ -86,7 +86,8 @@ def anomalies(session: Session, start: date, end: date, grain: str = "day", comp
         departure = actual - expected
         if abs(departure) > k * MAD_SCALE * mad and abs(departure) >= min_departure:
             score = (departure / (MAD_SCALE * mad)).quantize(SCORE, ROUND_HALF_EVEN) if mad else None
-            flagged.append((bucket, actual, expected, mad, score, len(baseline)))
+            flagged.append((bucket, actual, expected, mad, score, [_day(bucket - n * week)
+                                                                  for n in range(1, len(baseline) + 1)]))
     explained = flagged if grain == "day" else sorted(
         flagged, key=lambda f: abs(f[1] - f[2]), reverse=True)[:EXPLAINED_HOURS]
     drivers = {name: queries.drivers(session, grain, column, [f[0] for f in explained], [f[2] for f in explained],

@@ -163,36 +163,39 @@ def cost_between(session: Session, where: Mapping[str, Any], lower: datetime, up
 
 
 def drivers(session: Session, grain: str, dimension: str, buckets: Sequence[date | datetime],
-            expected: Sequence[Decimal], signs: Sequence[int], weeks: Sequence[int],
+            expected: Sequence[Decimal], signs: Sequence[int], baselines: Sequence[Sequence[date]],
             company_id: str | None) -> dict[Any, tuple[str | None, Decimal, Decimal]]:
     """For each bucket, the value of `dimension` (model, user_id, assistant_id) whose cost in the
     bucket departs most, in the bucket's direction (`signs`: +1 up, -1 down), from what was
-    expected of it: the bucket's `expected` cost × the value's share of the cost on the same
-    weekday of the `weeks` weeks before (day rows). A bucket's cost per value: day rows (day
-    grain) or the raw calls of that hour (hour grain). → bucket: (value, actual, expected)."""
+    expected of it: the bucket's `expected` cost × the value's share of the cost over its
+    `baselines` days (day rows). A bucket's cost per value: day rows (day grain) or the raw calls
+    of that hour (hour grain). → bucket: (value, actual, expected)."""
     table = at_grain(covering({dimension}), DAY).table(DAY)
     company = _company(company_id, "r.company_id")
     if grain == "day":
         actual = (f"SELECT f.bucket, r.{dimension}::text AS key, r.total_cost AS actual, 0 AS base "
                   f"FROM flagged f JOIN {table} r ON r.day = f.bucket{company}")
-        day = "f.bucket"
     else:
         actual = (f"SELECT f.bucket, r.{_RAW_COLUMNS.get(dimension, dimension)}::text AS key, "
                   "coalesce(r.total_cost, 0) AS actual, 0 AS base FROM flagged f JOIN llm_call_log r "
                   f"ON r.timestamp >= f.bucket AND r.timestamp < f.bucket + interval '1 hour'{company}")
-        day = "(f.bucket AT TIME ZONE 'UTC')::date"
     cast = "date" if grain == "day" else "timestamptz"
+    # The baseline's days as (bucket, day) pairs: an array the planner counts, so each day is an
+    # index look-up rather than a scan of the company's every day.
+    pairs = [(bucket, day) for bucket, days in zip(buckets, baselines, strict=True) for day in days]
     rows = session.execute(text(
         f"WITH flagged AS (SELECT * FROM unnest(CAST(:buckets AS {cast}[]), CAST(:expected AS numeric[]), "
-        "CAST(:signs AS int[]), CAST(:weeks AS int[])) AS f(bucket, expected, sign, weeks)), "
+        "CAST(:signs AS int[])) AS f(bucket, expected, sign)), "
+        f"baseline AS (SELECT * FROM unnest(CAST(:pair_buckets AS {cast}[]), CAST(:pair_days AS date[])) "
+        "AS b(bucket, day)), "
         f"parts AS ({actual} UNION ALL "
-        f"SELECT f.bucket, r.{dimension}::text, 0, r.total_cost FROM flagged f "
-        f"CROSS JOIN LATERAL generate_series(1, f.weeks) AS w(n) JOIN {table} r ON r.day = {day} - 7 * w.n{company}), "
+        f"SELECT b.bucket, r.{dimension}::text, 0, r.total_cost FROM baseline b JOIN {table} r ON r.day = b.day{company}), "
         "keyed AS (SELECT bucket, key, sum(actual) AS actual, sum(base) AS base FROM parts GROUP BY 1, 2), "
         "scored AS (SELECT k.bucket, k.key, k.actual, f.sign, coalesce(f.expected * k.base "
         "/ nullif(sum(k.base) OVER (PARTITION BY k.bucket), 0), 0) AS typical FROM keyed k JOIN flagged f USING (bucket)) "
         "SELECT DISTINCT ON (bucket) bucket, key, actual, typical FROM scored "
         "ORDER BY bucket, (actual - typical) * sign DESC, key"),
-        {"buckets": list(buckets), "expected": list(expected), "signs": list(signs), "weeks": list(weeks),
+        {"buckets": list(buckets), "expected": list(expected), "signs": list(signs),
+         "pair_buckets": [bucket for bucket, _ in pairs], "pair_days": [day for _, day in pairs],
          "company": company_id})
     return {row.bucket: (row.key, row.actual, row.typical) for row in rows}
