@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy.orm import Session
 
 from app.analytics import change
-from app.analytics.results import Totals
+from app.analytics.results import ZERO, Totals
 from app.analytics.spans import month_end, month_start
 from app.insight import queries
 from app.insight.results import Trend, TrendBucket
@@ -50,12 +50,10 @@ def trends(session: Session, start: date, end: date, grain: str = "day", company
         totals = found.get(bucket, Totals())
         buckets.append(TrendBucket(bucket, bucket_end(bucket, grain), totals, change(totals, previous)))
         previous, bucket = totals, bucket_end(bucket, grain) + timedelta(days=1)
-    return Trend(grain, first, last, buckets, _sum(b.totals for b in buckets))
+    return Trend(grain, first, last, buckets, _sum([b.totals for b in buckets]))
 
 
-def _sum(totals) -> Totals:  # noqa: ANN001 (an iterable of Totals)
-    cost, tokens, calls, failures, unpriced = Totals().cost, 0, 0, 0, 0
-    for t in totals:
-        cost, tokens, calls, failures, unpriced = (cost + t.cost, tokens + t.tokens, calls + t.calls,
-                                                   failures + t.failures, unpriced + t.unpriced)
-    return Totals(cost, tokens, calls, failures, unpriced)
+def _sum(totals: list[Totals]) -> Totals:
+    return Totals(cost=sum((t.cost for t in totals), ZERO), tokens=sum(t.tokens for t in totals),
+                  calls=sum(t.calls for t in totals), failures=sum(t.failures for t in totals),
+                  unpriced=sum(t.unpriced for t in totals))
