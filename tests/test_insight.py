@@ -401,3 +401,11 @@ def test_cli_forecast_and_anomalies(runner, odd_days):
 def test_bad_input_is_a_400_naming_the_field(client, route, query, field):
     r = client.get(f"/api/insight/{route}?{query}")
     assert r.status_code == 400 and field in r.json["errors"]["query"], r.json
+
+
+def test_the_openapi_document_describes_every_insight_route(client):
+    spec = client.get("/openapi.json").json
+    for route in ("trends", "top", "peaks", "forecast", "anomalies"):
+        operation = spec["paths"][f"/api/insight/{route}"]["get"]
+        assert {"200", "400"} <= set(operation["responses"]), route
+    assert spec["components"]["schemas"]["Forecast"]["properties"]["forecast"]["type"] == "string"
