@@ -180,8 +180,8 @@ def drivers(session: Session, grain: str, dimension: str, buckets: Sequence[date
                   "coalesce(r.total_cost, 0) AS actual, 0 AS base FROM flagged f JOIN llm_call_log r "
                   f"ON r.timestamp >= f.bucket AND r.timestamp < f.bucket + interval '1 hour'{company}")
     cast = "date" if grain == "day" else "timestamptz"
-    # The baseline's days as (bucket, day) pairs: an array the planner counts, so each day is an
-    # index look-up rather than a scan of the company's every day.
+    # The baseline's days as (bucket, day) pairs, and the days alone as a condition of the rollup's
+    # index (day leads it): only those days' rows are read, not the company's every day.
     pairs = [(bucket, day) for bucket, days in zip(buckets, baselines, strict=True) for day in days]
     rows = session.execute(text(
         f"WITH flagged AS (SELECT * FROM unnest(CAST(:buckets AS {cast}[]), CAST(:expected AS numeric[]), "
@@ -189,7 +189,8 @@ def drivers(session: Session, grain: str, dimension: str, buckets: Sequence[date
         f"baseline AS (SELECT * FROM unnest(CAST(:pair_buckets AS {cast}[]), CAST(:pair_days AS date[])) "
         "AS b(bucket, day)), "
         f"parts AS ({actual} UNION ALL "
-        f"SELECT b.bucket, r.{dimension}::text, 0, r.total_cost FROM baseline b JOIN {table} r ON r.day = b.day{company}), "
+        f"SELECT b.bucket, r.{dimension}::text, 0, r.total_cost FROM baseline b JOIN {table} r ON r.day = b.day "
+        f"WHERE r.day = ANY(CAST(:days AS date[])){company}), "
         "keyed AS (SELECT bucket, key, sum(actual) AS actual, sum(base) AS base FROM parts GROUP BY 1, 2), "
         "scored AS (SELECT k.bucket, k.key, k.actual, f.sign, coalesce(f.expected * k.base "
         "/ nullif(sum(k.base) OVER (PARTITION BY k.bucket), 0), 0) AS typical FROM keyed k JOIN flagged f USING (bucket)) "
@@ -197,5 +198,6 @@ def drivers(session: Session, grain: str, dimension: str, buckets: Sequence[date
         "ORDER BY bucket, (actual - typical) * sign DESC, key"),
         {"buckets": list(buckets), "expected": list(expected), "signs": list(signs),
          "pair_buckets": [bucket for bucket, _ in pairs], "pair_days": [day for _, day in pairs],
+         "days": sorted({day for _, day in pairs}),
          "company": company_id})
     return {row.bucket: (row.key, row.actual, row.typical) for row in rows}
