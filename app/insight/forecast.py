@@ -68,8 +68,7 @@ def forecast(session: Session, month: date, now: datetime, company_id: str | Non
     profile = _weekday_medians(history)
     ratios = [cost / profile[day.weekday()] for day, cost in history[-LEVEL_DAYS:] if profile[day.weekday()]]
     level = median(ratios) if ratios else Decimal(1)
-    low_level, high_level = (quantiles(ratios, n=4)[0], quantiles(ratios, n=4)[2]) if len(ratios) > 1 \
-        else (level, level)
+    low_level, _, high_level = quantiles(ratios, n=4) if len(ratios) > 1 else (level, level, level)
 
     remaining_days: list[tuple[date, Decimal]] = []  # (day, the share of it still to come)
     if today <= last:
