@@ -72,3 +72,9 @@ db-stop:
 
 clean: db-stop
 	rm -rf $(VENV) .pgdata .pytest_cache
+
+## The month-end forecast (app/insight/forecast.py) asked as of past days: BACKTEST_CALLS (2,000,000) calls over
+## BACKTEST_MONTHS (6) months of growing, noisy, spiky traffic; MAPE per cut-off day. See bench/backtest.py.
+.PHONY: backtest
+backtest: install
+	$(BIN)/python -m bench.backtest

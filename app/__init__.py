@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     # Single calls, written together.
     app.extensions["ledger_group_commit"] = GroupCommit(database, prices, partitions=keeper)
 
-    from app.api import alerts, analytics, budgets, health, ingest, prices, register_errors
+    from app.api import alerts, analytics, budgets, health, ingest, insight, prices, register_errors
     from app.auth import requests as auth_requests
     from app.auth.keys import KeyRing
 
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
         "type": "http", "scheme": "bearer",
         "description": "An API key from `flask costs keys create`: scopes ingest, read, admin; bound to a company "
                        "or spanning every company."})
-    for blueprint in (ingest.bp, analytics.bp, prices.bp, budgets.bp, alerts.bp, health.bp):
+    for blueprint in (ingest.bp, analytics.bp, prices.bp, budgets.bp, alerts.bp, insight.bp, health.bp):
         api.register_blueprint(blueprint)
     _document_gunicorns_414(api)
     register_errors(app)

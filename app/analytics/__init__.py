@@ -56,8 +56,8 @@ from app.records import CallRecord
 
 __all__ = ["AssistantBreakdown", "AssistantTotals", "BreakdownPage", "CallFilters", "CallPage", "Change", "DayTotal",
            "GroupTotals", "ModelBreakdown", "ModelCost", "Other", "Period", "Ranked", "Summary", "Totals",
-           "assistant_breakdown", "breakdown", "daily", "list_calls", "model_breakdown", "report", "rolling_total",
-           "summary", "user_model_costs", "BREAKDOWN_KEYS", "DEFAULT_TOP", "MAX_TOP", "REPORT_KEYS", "SORTS"]
+           "assistant_breakdown", "breakdown", "change", "daily", "list_calls", "model_breakdown", "report", "rolling_total",
+           "rollup_where", "summary", "user_model_costs", "BREAKDOWN_KEYS", "DEFAULT_TOP", "MAX_TOP", "REPORT_KEYS", "SORTS"]
 
 PERCENT_QUANTUM = Decimal("0.01")
 DEFAULT_TOP = 10  # entries of each breakdown in summaries and single-assistant or -model answers
@@ -97,6 +97,12 @@ def _where(session: Session, filters: CallFilters) -> dict[str, Any]:
         key, value = filters.dimension
         values |= {"dimension": dimensions.promoted_key(session, key), "value": value}
     return {column: value for column, value in values.items() if value is not None}
+
+
+def rollup_where(session: Session, filters: CallFilters) -> dict[str, Any]:
+    """The rollup columns and values `filters` select, for services that read the rollups
+    themselves (:mod:`app.insight`): :func:`_where`."""
+    return _where(session, filters)
 
 
 def _rollup(*names: str) -> Rollup:
@@ -149,7 +155,9 @@ def _check_top(top: int) -> None:
         raise ValueError(f"top must be between 0 and {MAX_TOP}")
 
 
-def _change(now: Totals, before: Totals) -> Change:
+def change(now: Totals, before: Totals) -> Change:
+    """How `now` differs from `before`: cost (and in percent of `before`, None when it cost nothing),
+    tokens, calls."""
     percent = None
     if before.cost:
         percent = ((now.cost - before.cost) * 100 / before.cost).quantize(PERCENT_QUANTUM, ROUND_HALF_EVEN)
@@ -191,7 +199,7 @@ def summary(session: Session, start: date, end: date, company_id: str | None = N
         by_assistant=_with_names(session, assistants.entries, company_id), by_user=users.entries,
         other={"byModel": models.other, "byProvider": providers.other, "byAssistant": assistants.other,
                "byUser": users.other},
-        previous=previous, change=_change(totals, previous.totals),
+        previous=previous, change=change(totals, previous.totals),
     )
 
 

@@ -138,6 +138,15 @@ class Query:
         self._parts.append(f"SELECT CAST({everything} AS text), NULL, {_SUMS}, (SELECT count(*) FROM {grouped}) "
                            f"FROM {source}")
 
+    def keyed(self, part: str, source: str, key: str, keys: Iterable[str | None]) -> None:
+        """Sums per `key` over `source` for these keys only (None: the rows without one); keys
+        without rows are absent. (The same keys in another period, say.)"""
+        keys = list(keys)
+        named = self.bind([k for k in keys if k is not None])
+        nulls = f" OR {key} IS NULL" if None in keys else ""
+        self._parts.append(f"SELECT CAST({self.bind(part)} AS text), {key}::text, {_SUMS}, NULL::bigint "
+                           f"FROM {source} WHERE {key}::text = ANY(CAST({named} AS text[])){nulls} GROUP BY 2")
+
     def sql(self) -> str:
         return f"WITH {', '.join(self._ctes)} " + " UNION ALL ".join(self._parts)
 

@@ -21,6 +21,7 @@ _SCOPE_OF: dict[str, tuple[str, str]] = {
     "prices": ("read", "admin"),
     "budgets": ("read", "admin"),
     "alerts": ("read", "read"),
+    "insight": ("read", "read"),
 }
 
 
