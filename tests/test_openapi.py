@@ -12,6 +12,17 @@ EXPECTED_PATHS = {
     "/analytics/cost/total": "get",
     "/api/prices": "get",
     "/api/prices/overrides": "post",
+    "/api/budgets": "post",
+    "/api/budgets/{budget_id}": "patch",
+    "/api/budgets/status": "get",
+    "/api/budgets/check": "get",
+    "/api/budgets/{budget_id}/forecast": "get",
+    "/api/alerts": "get",
+    "/api/insight/trends": "get",
+    "/api/insight/top": "get",
+    "/api/insight/peaks": "get",
+    "/api/insight/forecast": "get",
+    "/api/insight/anomalies": "get",
     "/healthz": "get",
 }
 

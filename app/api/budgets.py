@@ -14,8 +14,11 @@ from app.budgets import (BudgetError, BudgetSpec, CallScope, budget_states, chec
                          get_budget, list_budgets, update_budget)
 from app.db import get_session
 from app.ledger.after_write import log_alerts
-from app.schemas.budgets import (BudgetCheckQuery, BudgetCheckSchema, BudgetInSchema, BudgetListQuery,
-                                 BudgetListSchema, BudgetPatchSchema, BudgetSchema, BudgetStatusSchema)
+from app.budgets.forecast import budget_forecast
+from app.ledger import utc_now
+from app.schemas.budgets import (BudgetCheckQuery, BudgetCheckSchema, BudgetForecastSchema, BudgetInSchema,
+                                 BudgetListQuery, BudgetListSchema, BudgetPatchSchema, BudgetSchema,
+                                 BudgetStatusSchema)
 
 bp = ExactNumbersBlueprint("budgets", __name__, url_prefix="/api/budgets",
                            description="Spending limits per company, period and time zone")
@@ -85,6 +88,13 @@ def get_check(args: dict[str, Any]):
 @bp.response(200, BudgetSchema)
 def get_one(budget_id: int):
     return _visible(budget_id)
+
+
+@bp.route("/<int:budget_id>/forecast")
+@bp.response(200, BudgetForecastSchema)
+def get_forecast(budget_id: int):
+    """The spend expected when the budget's current period ends, and when it would reach its limit."""
+    return budget_forecast(get_session(), _visible(budget_id), utc_now())
 
 
 @bp.route("/<int:budget_id>", methods=["PATCH"])

@@ -11,7 +11,9 @@ from tabulate import tabulate
 from app.budgets import (DEFAULT_THRESHOLDS, BudgetError, BudgetSpec, budget_states, create_budget, delete_budget,
                          get_budget, list_budgets, recount_budgets)
 from app.cli.common import amount, costs, num
+from app.budgets.forecast import budget_forecast
 from app.db import get_session
+from app.ledger import utc_now
 from app.ledger.after_write import log_alerts
 from app.models.budgets import PERIODS
 
@@ -112,3 +114,20 @@ def budgets_recount(budget_ids: tuple[int, ...]) -> None:
     get_session().commit()
     log_alerts(alerts)
     click.echo(f"recounted {len(ids)} budget(s); {len(alerts)} new alert(s)")
+
+
+@budgets.command("forecast")
+@click.argument("budget_id", type=click.IntRange(min=1))
+def budgets_forecast(budget_id: int) -> None:
+    """Where a budget's current period is heading: spend expected at its end, and when it would reach its limit."""
+    budget = get_budget(get_session(), budget_id)
+    if budget is None:
+        raise click.UsageError(f"no budget {budget_id}")
+    f = budget_forecast(get_session(), budget, utc_now())
+    click.echo(f"Budget {f.budget_id}, {f.period} from {f.period_start.isoformat()} to {f.resets_at.isoformat()}")
+    click.echo(f"  spent so far: ${num(f.spent)} of ${num(f.limit)}")
+    click.echo(f"  forecast:     ${num(f.forecast)} (${num(f.low)} .. ${num(f.high)})"
+               + (" — over the limit" if f.will_exceed else ""))
+    if f.exceeds_at is not None:
+        click.echo(f"  limit reached: {f.exceeds_at.isoformat(timespec='minutes')}")
+    click.echo(f"  method: {f.method}")

@@ -140,3 +140,22 @@ class BudgetCheckSchema(Schema):
     remaining = Money(allow_none=True)
     resets_at = fields.DateTime(format="iso", data_key="resetsAt", allow_none=True)
     budgets = fields.List(fields.Nested(BudgetStateSchema), metadata={"description": "Every budget that applies."})
+
+
+class BudgetForecastSchema(Schema):
+    """Where a budget's current period is heading (app/budgets/forecast.py says how)."""
+
+    budget_id = fields.Integer(data_key="budgetId")
+    period = fields.String()
+    period_start = fields.DateTime(format="iso", data_key="periodStart")
+    resets_at = fields.DateTime(format="iso", data_key="resetsAt")
+    now = fields.DateTime(format="iso", metadata={"description": "Spend is counted to here."})
+    spent = Money()
+    limit = Money()
+    forecast = Money(metadata={"description": "The spend expected when the period ends."})
+    low = Money()
+    high = Money()
+    will_exceed = fields.Boolean(data_key="willExceed", metadata={"description": "forecast ≥ limit."})
+    exceeds_at = fields.DateTime(format="iso", data_key="exceedsAt", allow_none=True, metadata={
+        "description": "When the limit is expected to be reached (now if it already is); null: not this period."})
+    method = fields.String()
