@@ -12,7 +12,7 @@ from app.api import ExactNumbersBlueprint
 from app.auth import current_principal, key_company
 from app.budgets import (BudgetError, BudgetSpec, CallScope, budget_states, check, create_budget, delete_budget,
                          get_budget, list_budgets, update_budget)
-from app.db import get_session
+from app.db import database, get_session
 from app.ledger.after_write import log_alerts
 from app.budgets.forecast import budget_forecast
 from app.ledger import utc_now
@@ -73,10 +73,12 @@ def get_check(args: dict[str, Any]):
     remaining) and every budget that applies; exact to the last committed call. A budget narrowed to
     an API key applies when the call would be sent with the key asking."""
     principal = current_principal()
-    result = check(get_session(), CallScope(
-        company_id=args["company_id"], user_id=args.get("user_id"), assistant_id=args.get("assistant_id"),
-        model=args.get("model"), provider=args.get("provider"), endpoint=args.get("endpoint"),
-        api_key_id=principal.key_id if principal else None), args.get("estimated_cost"))
+    scope = CallScope(company_id=args["company_id"], user_id=args.get("user_id"),
+                      assistant_id=args.get("assistant_id"), model=args.get("model"), provider=args.get("provider"),
+                      endpoint=args.get("endpoint"), api_key_id=principal.key_id if principal else None)
+    # One statement, in autocommit: no BEGIN and ROLLBACK round trips on the clients' hot path.
+    with database().statement_factory() as session:
+        result = check(session, scope, args.get("estimated_cost"))
     tightest = result.tightest
     return {"allowed": result.allowed, "budgets": result.budgets,
             "budget_id": tightest and tightest.budget_id, "period": tightest and tightest.period,
