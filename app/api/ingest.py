@@ -69,5 +69,10 @@ def record_batch(body: dict[str, list[NewCall]]):
     return current_app.json.response({
         "stored": len(results) - duplicates, "duplicates": duplicates,
         "budgets": _BUDGETS_OUT.dump(sorted(states.values(), key=lambda state: (state.budget_id, state.period_start))),
-        "calls": [_BATCH_CALL_OUT.one(_fields(result)) | {"budgetIds": [state.budget_id for state in result.budgets]}
-                  for result in results]})
+        "calls": [_batch_call(result) for result in results]})
+
+
+def _batch_call(result: IngestResult) -> dict[str, Any]:
+    out = _BATCH_CALL_OUT.one(_fields(result))
+    out["budgetIds"] = [state.budget_id for state in result.budgets]
+    return out

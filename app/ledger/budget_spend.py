@@ -60,10 +60,11 @@ def budgets_of_calls(source: str, columns: str) -> str:
     against, from their ``tracked_from`` on: each call's candidate keys are listed first, then
     joined to the budgets on (company_id, match_key) — one hash of the budgets, whatever the plan's
     estimate of the calls (a CTE's is often 1 row, which would test each call against each of its
-    company's budgets in a loop)."""
+    company's budgets in a loop). Calls of companies without budgets are left out first."""
     return f"""SELECT {columns}
     FROM (SELECT c.*, candidate.match_key FROM {source} c CROSS JOIN LATERAL unnest({CANDIDATE_KEYS})
-          AS candidate(match_key) OFFSET 0) c
+          AS candidate(match_key)
+          WHERE c.company_id IN (SELECT company_id FROM budget) OFFSET 0) c
     JOIN budget b ON b.company_id = c.company_id AND b.match_key = c.match_key
     WHERE {MATCH} AND c.timestamp >= b.tracked_from"""
 
