@@ -7,10 +7,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select, text
 
 from app.models import BudgetAlert
+from tests.committed import partitions_restored
 from tests.test_reprice import MODEL, PROVIDER, add_price, reprice
+
+
+@pytest.fixture(autouse=True)
+def _no_partitions_left(engine):
+    """The service's partition keeper commits the months these calls fall in: dropped afterwards."""
+    with partitions_restored(engine):
+        yield
+
 
 GPT4O = Decimal("0.0075")  # 1,000 input tokens at $2.5/MTok + 500 output at $10/MTok
 

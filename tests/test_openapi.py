@@ -72,3 +72,22 @@ def test_the_spec_says_gunicorn_may_answer_414_in_html(client):
         for method, operation in spec["paths"][path].items():
             if method != "parameters":  # the path's own parameters, not an operation
                 assert "text/html" in operation["responses"]["414"]["content"]
+
+
+def test_every_bound_in_the_document_is_a_number(client):
+    """JSON Schema's minimum and maximum are numbers: a Decimal bound written as a string breaks
+    clients and fuzzers that read the document (Schemathesis found one in the anomalies query)."""
+    found = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            found.extend(f"{where}: {key} {node[key]!r}" for key in ("minimum", "maximum")
+                         if key in node and not isinstance(node[key], (int, float)))
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}[{index}]")
+
+    walk(client.get("/openapi.json").json, "")
+    assert found == []

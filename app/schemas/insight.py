@@ -125,12 +125,21 @@ class ForecastQuery(Schema):
         return data
 
 
+def _k_in_range(k: Decimal) -> None:
+    if not Decimal("0.5") <= k <= 100:
+        raise ValidationError("Must be from 0.5 to 100.")
+
+
 class AnomaliesQuery(CompanyPeriodQuery):
     grain = fields.String(load_default="day", validate=validate.OneOf(ANOMALY_GRAINS), metadata={
         "description": f"day or hour (UTC); an hour-grain range spans at most {MAX_HOUR_DAYS} days."})
-    k = fields.Decimal(load_default=K, places=None, validate=validate.Range(min=Decimal("0.5"), max=Decimal(100)),
+    # The range is checked by a function: validate.Range would put Decimal bounds in the OpenAPI
+    # document, written as strings where JSON Schema wants numbers.
+    k = fields.Decimal(load_default=K, places=None, validate=_k_in_range,
                        as_string=True, metadata={"description": f"How many robust standard deviations (1.4826 × MAD) "
-                                                                f"from the median is an anomaly (default {K})."})
+                                                                f"from the median is an anomaly (default {K}), "
+                                                                "from 0.5 to 100.",
+                                                 "minimum": 0.5, "maximum": 100})
     min_departure = Money(data_key="minDeparture", load_default=MIN_DEPARTURE, metadata={
         "description": f"The least departure from the median, in USD, that is an anomaly (default {MIN_DEPARTURE})."})
 
@@ -264,7 +273,7 @@ class AnomalySchema(Schema):
 
 class AnomaliesSchema(_Range):
     grain = fields.String()
-    k = fields.Decimal(as_string=True)
+    k = fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal"})
     min_departure = Money(data_key="minDeparture")
     baseline_weeks = fields.Integer(data_key="baselineWeeks")
     checked = fields.Integer(metadata={"description": "Buckets with enough baseline to be judged."})
