@@ -82,7 +82,7 @@ def add_spikes(engine: Engine, traffic: Traffic, share: float, seed: int) -> int
     rng = random.Random(f"backtest-spikes:{seed}")
     companies = sorted(set(traffic.organisation.user_company))
     columns = ", ".join(COPY_COLUMNS)
-    copied = ", ".join(f"request_id || '-spike-' || n" if c == "request_id" else c for c in COPY_COLUMNS)
+    copied = ", ".join("request_id || '-spike-' || n" if c == "request_id" else c for c in COPY_COLUMNS)
     spikes = 0
     with engine.begin() as conn:
         for company in companies:

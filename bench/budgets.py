@@ -199,7 +199,7 @@ def rows(run: BudgetRun, target_ms: float) -> list[list[str]]:
     out.append([f"GET /api/budgets/check, 16 clients ({CHECKS:,} checks)",
                 f"p50 {ms(run.check_concurrent.ms(50))} / p99 {ms(run.check_concurrent.ms(99))} ms", "", "",
                 "(queueing on 2 cores)", "", ""])
-    out.append([f"every budget's spend now = raw sum of its period's calls (after HTTP ingest)",
+    out.append(["every budget's spend now = raw sum of its period's calls (after HTTP ingest)",
                 f"{run.exact:,}/{run.budgets:,} equal", f"raw sums of all: {run.exact_seconds:,.1f} s", "", "all equal",
                 "met" if run.exact == run.budgets else "MISSED", ""])
     return out

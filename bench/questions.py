@@ -9,7 +9,6 @@ answer, no HTTP. Each question also says how to check that both gave the same an
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta

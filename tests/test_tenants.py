@@ -4,7 +4,6 @@ company sees and writes that company only, whatever it asks for."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 import pytest
 
