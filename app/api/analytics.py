@@ -13,13 +13,14 @@ from flask_smorest import abort
 from marshmallow import RAISE
 
 from app import analytics
-from app.api import Blueprint
+from app.api import Blueprint, csv_answer
 from app.db import get_session
 from app.ledger.dimensions import DimensionError, DimensionNotReady
 from app.ledger import dimensions, utc_now  # the clock of `/analytics/cost/total`; tests monkeypatch it here
 from app.schemas.flat import FlatDump
 from app.schemas.analytics import (
     AssistantBreakdownSchema,
+    BreakdownEntrySchema,
     BreakdownPageSchema,
     BreakdownQuery,
     CallListQuery,
@@ -41,6 +42,15 @@ from app.schemas.analytics import (
 
 _RECORDS = FlatDump(CallRecordSchema())
 _PAGINATION = PaginationSchema()
+_BREAKDOWN = BreakdownPageSchema()
+# The columns of a CSV answer: the JSON answer's keys, in its order.
+_RECORD_COLUMNS = [field.data_key or name for name, field in CallRecordSchema().dump_fields.items()]
+_ENTRY_COLUMNS = [field.data_key or name for name, field in BreakdownEntrySchema().dump_fields.items()]
+
+
+def _page_headers(pagination: dict[str, Any]) -> dict[str, str]:
+    return {"X-Total-Count": str(pagination["total"]), "X-Total-Exact": str(pagination["totalExact"]).lower(),
+            "X-Page": f"{pagination['page']} of {pagination['totalPages']}"}
 
 bp = Blueprint("analytics", __name__, description="Who spent what, on which model, when")
 
@@ -60,17 +70,25 @@ def cost_summary(args: dict[str, Any]):
 
 @bp.route("/api/costs/breakdown")
 @_query(BreakdownQuery)
-@bp.response(200, BreakdownPageSchema, description="One page of every entry of a breakdown, most first.")
+@bp.response(200, BreakdownPageSchema, description="One page of every entry of a breakdown, most first "
+                                                   "(format=csv: its entries as CSV).")
 @bp.alt_response(409, description="`by` is a dimension whose calls are still being counted.")
+@bp.doc(**csv_answer.DOC)
 def cost_breakdown(args: dict[str, Any]):
     try:
-        return analytics.breakdown(get_session(), args["by"], args["start"], args["end"], company_id=args["company_id"],
-                                   page=args["page"], limit=args["limit"], sort=args["sort"])
+        page = analytics.breakdown(get_session(), args["by"], args["start"], args["end"],
+                                   company_id=args["company_id"], page=args["page"], limit=args["limit"],
+                                   sort=args["sort"])
     except DimensionNotReady as exc:
         abort(409, message=str(exc))
     except DimensionError as exc:
         abort(400, errors={"query": {"by": [f"{exc}; choose one of {', '.join(analytics.BREAKDOWN_KEYS)} or a "
                                             "promoted dimension (GET /api/dimensions)."]}})
+    if args["format"] == "csv":
+        answer = _BREAKDOWN.dump(page)
+        return csv_answer.response(answer["entries"], _ENTRY_COLUMNS, filename=f"breakdown-by-{page.by}.csv",
+                                   headers=_page_headers(answer["pagination"]))
+    return page
 
 
 @bp.route("/api/dimensions")
@@ -88,7 +106,8 @@ def cost_daily(args: dict[str, Any]):
 
 @bp.route("/api/costs")
 @_query(CallListQuery)
-@bp.response(200, CallPageSchema, description="Stored calls, newest first.")
+@bp.response(200, CallPageSchema, description="Stored calls, newest first (format=csv: the page's records as CSV).")
+@bp.doc(**csv_answer.DOC)
 def list_calls(args: dict[str, Any]):
     try:
         page = analytics.list_calls(get_session(), args["filters"], page=args["page"], limit=args["limit"])
@@ -96,9 +115,11 @@ def list_calls(args: dict[str, Any]):
         abort(400, errors={"query": {"dimension": [f"{exc} (GET /api/dimensions lists them)."]}})
     # Serialised here (a Response is passed through as is): CallPageSchema's dump, with its records
     # written by FlatDump (marshmallow's per-field machinery costs more than the query).
-    return current_app.json.response({
-        "records": _RECORDS.many(vars(record) | {"priced": record.priced} for record in page.records),
-        "pagination": _PAGINATION.dump(page)})
+    records = _RECORDS.many(vars(record) | {"priced": record.priced} for record in page.records)
+    pagination = _PAGINATION.dump(page)
+    if args["format"] == "csv":
+        return csv_answer.response(records, _RECORD_COLUMNS, filename="calls.csv", headers=_page_headers(pagination))
+    return current_app.json.response({"records": records, "pagination": pagination})
 
 
 @bp.route("/api/costs/by-assistant/<assistant_id>")

@@ -114,7 +114,14 @@ def _filter(max_length: int) -> fields.String:
     return fields.String(load_default=None, validate=validate.Length(max=max_length))
 
 
+def _format() -> fields.String:
+    return fields.String(load_default="json", validate=validate.OneOf(("json", "csv")), metadata={
+        "description": "json (default) or csv: the same rows and values, one line each, under a header of the "
+                       "JSON keys (pagination in the X-Total-Count, X-Total-Exact and X-Page headers)."})
+
+
 class BreakdownQuery(CompanyPeriodQuery):
+    format = _format()
     by = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$"), metadata={
         "description": f"One of {', '.join(BREAKDOWN_KEYS)}, or a promoted metadata dimension "
                        "(`flask costs dimensions promote KEY`; see GET /api/dimensions)."})
@@ -140,6 +147,7 @@ def _check_page_size(value: int) -> None:
 
 
 class CallListQuery(CompanyRangeQuery):
+    format = _format()
     page = _page()
     limit = fields.Integer(load_default=_default_page_size, validate=_check_page_size,
                            metadata={"description": "Page size: 50 unless set, at most 1000 (the server's settings)."})
@@ -160,11 +168,11 @@ class CallListQuery(CompanyRangeQuery):
 
     @post_load
     def _make_filters(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        page, limit = data.pop("page"), data.pop("limit")
+        page, limit, answer_format = data.pop("page"), data.pop("limit"), data.pop("format")
         if data["dimension"] is not None:
             key, _, value = data["dimension"].partition(":")
             data["dimension"] = (key, value)
-        return {"filters": CallFilters(**data), "page": page, "limit": limit}
+        return {"filters": CallFilters(**data), "page": page, "limit": limit, "format": answer_format}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +269,7 @@ class PaginationSchema(Schema):
 
 class CallRecordSchema(CallOutSchema):
     class Meta:
-        exclude = ("duplicate", "budgets")
+        exclude = ("duplicate", "differs", "budgets")
 
 
 class CallPageSchema(Schema):
