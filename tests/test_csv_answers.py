@@ -71,3 +71,11 @@ def test_a_company_key_gets_its_company_only_in_csv(make_client, calls):
 def test_an_unknown_format_is_a_400_naming_it(client):
     answer = client.get(f"/api/costs?{DATES}&format=xml")
     assert answer.status_code == 400 and "format" in answer.json["errors"]["query"]
+
+
+def test_the_api_document_offers_both_answers(client):
+    paths = client.get("/openapi.json").json["paths"]
+    for path, schema in (("/api/costs", "CallPage"), ("/api/costs/breakdown", "BreakdownPage")):
+        ok = paths[path]["get"]["responses"]["200"]
+        assert ok["description"] and ok["content"]["application/json"]["schema"]["$ref"].endswith(schema)
+        assert ok["content"]["text/csv"]["schema"] == {"type": "string"}

@@ -70,10 +70,10 @@ def cost_summary(args: dict[str, Any]):
 
 @bp.route("/api/costs/breakdown")
 @_query(BreakdownQuery)
-@bp.response(200, BreakdownPageSchema, description="One page of every entry of a breakdown, most first "
-                                                   "(format=csv: its entries as CSV).")
+@bp.response(200, BreakdownPageSchema)
 @bp.alt_response(409, description="`by` is a dimension whose calls are still being counted.")
-@bp.doc(**csv_answer.DOC)
+@bp.doc(**csv_answer.doc("BreakdownPage", "One page of every entry of a breakdown, most first (format=csv: its "
+                                          "entries as CSV)."))
 def cost_breakdown(args: dict[str, Any]):
     try:
         page = analytics.breakdown(get_session(), args["by"], args["start"], args["end"],
@@ -106,8 +106,8 @@ def cost_daily(args: dict[str, Any]):
 
 @bp.route("/api/costs")
 @_query(CallListQuery)
-@bp.response(200, CallPageSchema, description="Stored calls, newest first (format=csv: the page's records as CSV).")
-@bp.doc(**csv_answer.DOC)
+@bp.response(200, CallPageSchema)
+@bp.doc(**csv_answer.doc("CallPage", "Stored calls, newest first (format=csv: the page's records as CSV)."))
 def list_calls(args: dict[str, Any]):
     try:
         page = analytics.list_calls(get_session(), args["filters"], page=args["page"], limit=args["limit"])

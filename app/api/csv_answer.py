@@ -17,9 +17,14 @@ from typing import Any
 import flask
 import orjson
 
-FORMATS = ("json", "csv")
-# The OpenAPI description of a CSV answer, merged into an operation's 200 (bp.doc).
-DOC = {"responses": {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}}
+
+
+def doc(json_schema: str, description: str) -> dict[str, Any]:
+    """The OpenAPI 200 of an operation that answers JSON (`json_schema`, a component's name) or CSV,
+    for ``bp.doc(**doc(...))``: a manual 200 replaces the generated one, so it says everything."""
+    return {"responses": {"200": {"description": description, "content": {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{json_schema}"}},
+        "text/csv": {"schema": {"type": "string"}}}}}}
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
