@@ -75,8 +75,7 @@ def start_alert_delivery(app: Flask) -> None:
         return
     from app.alerts.delivery import Deliverer, Dispatcher
 
-    deliverer = Deliverer(app.extensions["ledger_db"].session_factory, secret=settings.webhook_secret,
-                          default_url=settings.alert_webhook_url)
+    deliverer = Deliverer.from_settings(app.extensions["ledger_db"].session_factory, settings)
     app.extensions["ledger_alert_dispatcher"] = Dispatcher(deliverer).start()
 
 

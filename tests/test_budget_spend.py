@@ -203,3 +203,14 @@ def test_a_new_period_starts_afresh(client, session):
     periods = session.execute(text("SELECT period_start FROM budget_alert WHERE budget_id = :id ORDER BY id"),
                               {"id": made["id"]}).scalars().all()
     assert len(periods) == 2 and periods[0] < periods[1]  # one alert per period
+
+
+def test_budgets_recount_command_counts_again_from_raw_calls(client, runner, session):
+    made = budget(client, limit="1")
+    call(client)
+    session.execute(text("UPDATE budget_spend SET spent = 0 WHERE budget_id = :id"), {"id": made["id"]})
+    session.commit()
+    out = runner.invoke(args=["costs", "budgets", "recount"])
+    assert out.exit_code == 0 and "recounted 1 budget(s)" in out.output
+    assert check(client)["spent"] == "0.0075"
+    assert runner.invoke(args=["costs", "budgets", "recount", "999999"]).exit_code != 0

@@ -40,6 +40,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.config import Settings
 from app.models import BudgetAlert
 from app.money import money_text
 
@@ -96,6 +97,11 @@ class Deliverer:
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._clock = clock
+
+    @classmethod
+    def from_settings(cls, session_factory: sessionmaker[Session], settings: Settings) -> Deliverer:
+        """The deliverer the service's settings describe (WEBHOOK_SECRET, ALERT_WEBHOOK_URL)."""
+        return cls(session_factory, secret=settings.webhook_secret or "", default_url=settings.alert_webhook_url)
 
     def deliver_due(self, limit: int = 100) -> Round:
         """Deliver up to `limit` alerts that are due now, one transaction each; what happened."""

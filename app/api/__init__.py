@@ -9,6 +9,7 @@ from typing import Any
 
 import flask
 from flask_smorest import Blueprint as _SmorestBlueprint
+from marshmallow import RAISE
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -42,6 +43,11 @@ class _ExactParser(_Parser):
 
 class Blueprint(_SmorestBlueprint):
     ARGUMENTS_PARSER = _Parser()
+
+    def query(self, schema: Any) -> Any:
+        """``@bp.query(Schema)``: the query string, loaded by `schema`; an unknown parameter is a
+        400 (webargs would drop it silently: a typo should not be ignored)."""
+        return self.arguments(schema, location="query", unknown=RAISE)
 
 
 class ExactNumbersBlueprint(Blueprint):

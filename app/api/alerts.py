@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE
 
 from app.alerts import list_alerts
 from app.api import Blueprint
@@ -15,7 +14,7 @@ bp = Blueprint("alerts", __name__, url_prefix="/api/alerts", description="Budget
 
 
 @bp.route("")
-@bp.arguments(AlertQuery, location="query", unknown=RAISE)
+@bp.query(AlertQuery)
 @bp.response(200, AlertListSchema)
 def get_alerts(args: dict[str, Any]):
     """Alerts newest first: one per budget, threshold and period, with its delivery state."""

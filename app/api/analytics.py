@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import current_app
 from flask_smorest import abort
-from marshmallow import RAISE
 
 from app import analytics
 from app.api import Blueprint, csv_answer
@@ -55,13 +54,9 @@ def _page_headers(pagination: dict[str, Any]) -> dict[str, str]:
 bp = Blueprint("analytics", __name__, description="Who spent what, on which model, when")
 
 
-def _query(schema: type) -> Any:
-    # webargs would silently drop unknown query parameters; a typo should be a 400 instead.
-    return bp.arguments(schema, location="query", unknown=RAISE)
-
 
 @bp.route("/api/costs/summary")
-@_query(SummaryQuery)
+@bp.query(SummaryQuery)
 @bp.response(200, SummarySchema, description="Totals, the top entries of each breakdown and the rest, and the "
                                              "change from the equal period before.")
 def cost_summary(args: dict[str, Any]):
@@ -69,7 +64,7 @@ def cost_summary(args: dict[str, Any]):
 
 
 @bp.route("/api/costs/breakdown")
-@_query(BreakdownQuery)
+@bp.query(BreakdownQuery)
 @bp.response(200, BreakdownPageSchema)
 @bp.alt_response(409, description="`by` is a dimension whose calls are still being counted.")
 @bp.doc(**csv_answer.doc("BreakdownPage", "One page of every entry of a breakdown, most first (format=csv: its "
@@ -98,14 +93,14 @@ def promoted_dimensions():
 
 
 @bp.route("/api/costs/daily")
-@_query(DailyQuery)
+@bp.query(DailyQuery)
 @bp.response(200, DailySchema, description="One entry per UTC day of the range, days without calls as zeros.")
 def cost_daily(args: dict[str, Any]):
     return {"days": analytics.daily(get_session(), args["start"], args["end"], company_id=args["company_id"])}
 
 
 @bp.route("/api/costs")
-@_query(CallListQuery)
+@bp.query(CallListQuery)
 @bp.response(200, CallPageSchema)
 @bp.doc(**csv_answer.doc("CallPage", "Stored calls, newest first (format=csv: the page's records as CSV)."))
 def list_calls(args: dict[str, Any]):
@@ -123,7 +118,7 @@ def list_calls(args: dict[str, Any]):
 
 
 @bp.route("/api/costs/by-assistant/<assistant_id>")
-@_query(TopRangeQuery)
+@bp.query(TopRangeQuery)
 @bp.response(200, AssistantBreakdownSchema)
 @bp.alt_response(404, description="The assistant never made a call.")
 def by_assistant(args: dict[str, Any], assistant_id: str):
@@ -135,7 +130,7 @@ def by_assistant(args: dict[str, Any], assistant_id: str):
 
 
 @bp.route("/api/costs/by-model/<path:model>")
-@_query(TopRangeQuery)
+@bp.query(TopRangeQuery)
 @bp.response(200, ModelBreakdownSchema)
 @bp.alt_response(404, description="The model was never called.")
 def by_model(args: dict[str, Any], model: str):
@@ -147,14 +142,14 @@ def by_model(args: dict[str, Any], model: str):
 
 
 @bp.route("/analytics/cost/user/<user_id>")
-@_query(UserPeriodQuery)
+@bp.query(UserPeriodQuery)
 @bp.response(200, ModelCostSchema(many=True), description="What the user spent per model (seed shape).")
 def user_cost(args: dict[str, Any], user_id: str):
     return analytics.user_model_costs(get_session(), user_id, args["start"], args["end"], company_id=args["company_id"])
 
 
 @bp.route("/analytics/cost/total")
-@_query(CompanyOnlyQuery)
+@bp.query(CompanyOnlyQuery)
 @bp.response(200, TotalCostSchema, description="Cost of the last 30 days, to the second (seed shape).")
 def total_cost(args: dict[str, Any]):
     totals = analytics.rolling_total(get_session(), utc_now(), company_id=args["company_id"])

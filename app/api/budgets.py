@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import abort
-from marshmallow import RAISE
 
 from app.api import ExactNumbersBlueprint
 from app.auth import current_principal, key_company
@@ -51,14 +50,14 @@ def post_budget(body: dict[str, Any]):
 
 
 @bp.route("")
-@bp.arguments(BudgetListQuery, location="query", unknown=RAISE)
+@bp.query(BudgetListQuery)
 @bp.response(200, BudgetListSchema)
 def get_budgets(args: dict[str, Any]):
     return {"budgets": list_budgets(get_session(), args["company_id"])}
 
 
 @bp.route("/status")
-@bp.arguments(BudgetListQuery, location="query", unknown=RAISE)
+@bp.query(BudgetListQuery)
 @bp.response(200, BudgetStatusSchema)
 def get_status(args: dict[str, Any]):
     """Each budget's spend in its current period, exact to the last committed call."""
@@ -66,7 +65,7 @@ def get_status(args: dict[str, Any]):
 
 
 @bp.route("/check")
-@bp.arguments(BudgetCheckQuery, location="query", unknown=RAISE)
+@bp.query(BudgetCheckQuery)
 @bp.response(200, BudgetCheckSchema)
 def get_check(args: dict[str, Any]):
     """May a call with these attributes be made now? The tightest budget that applies (least

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE
 
 from app import insight
 from app.api import Blueprint
@@ -30,12 +29,9 @@ from app.schemas.insight import (
 bp = Blueprint("insight", __name__, description="Trends, top spenders, peaks, forecasts and anomalies")
 
 
-def _query(schema: type) -> Any:
-    return bp.arguments(schema, location="query", unknown=RAISE)  # a typo is a 400, not ignored
-
 
 @bp.route("/api/insight/trends")
-@_query(TrendsQuery)
+@bp.query(TrendsQuery)
 @bp.response(200, TrendSchema, description="Cost, tokens and calls per whole day, ISO week or month (UTC), "
                                            "zero-filled, each with the change from the bucket before.")
 def trends(args: dict[str, Any]):
@@ -43,7 +39,7 @@ def trends(args: dict[str, Any]):
 
 
 @bp.route("/api/insight/top")
-@_query(TopQuery)
+@bp.query(TopQuery)
 @bp.response(200, TopSchema, description="The top users, assistants, models or endpoints by cost, each with its "
                                          "share and the change from the previous period of the same length.")
 def top(args: dict[str, Any]):
@@ -52,14 +48,14 @@ def top(args: dict[str, Any]):
 
 
 @bp.route("/api/insight/peaks")
-@_query(PeaksQuery)
+@bp.query(PeaksQuery)
 @bp.response(200, PeaksSchema, description="Cost and calls per weekday × local hour in `timezone`.")
 def peaks(args: dict[str, Any]):
     return insight.peaks(get_session(), args["start"], args["end"], args["timezone"], args["company_id"])
 
 
 @bp.route("/api/insight/forecast")
-@_query(ForecastQuery)
+@bp.query(ForecastQuery)
 @bp.response(200, ForecastSchema, description="Spend of the month so far, its forecast month-end total and a "
                                               "range (README: the method and its backtest).")
 def forecast(args: dict[str, Any]):
@@ -67,7 +63,7 @@ def forecast(args: dict[str, Any]):
 
 
 @bp.route("/api/insight/anomalies")
-@_query(AnomaliesQuery)
+@bp.query(AnomaliesQuery)
 @bp.response(200, AnomaliesSchema, description="Days or hours whose cost departs from a robust weekly baseline, "
                                                "each with the model, user and assistant that explain most of it.")
 def anomalies(args: dict[str, Any]):

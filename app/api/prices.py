@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import abort
-from marshmallow import RAISE
 
 from app.api import ExactNumbersBlueprint
 from app.db import get_session
@@ -21,7 +20,7 @@ bp = ExactNumbersBlueprint("prices", __name__, url_prefix="/api/prices",
 
 
 @bp.route("")
-@bp.arguments(PriceQuery, location="query", unknown=RAISE)
+@bp.query(PriceQuery)
 @bp.response(200, PriceListSchema, description=(
     "Price rows, oldest first per provider, model, tier, kind and company; with `at`, only the row of each "
     "in force then. Which row a call uses: its service tier before `standard`; within a tier its company's "
@@ -52,7 +51,7 @@ def post_override(override: Override):
 
 
 @bp.route("/history")
-@bp.arguments(PriceHistoryQuery, location="query", unknown=RAISE)
+@bp.query(PriceHistoryQuery)
 @bp.response(200, PriceHistorySchema, description=(
     "Every write to the price table, latest first: when, who, what (the row before and after). Kept by the "
     "database itself (a trigger), append-only."))

@@ -186,7 +186,8 @@ _CHECK = _STATES.format(where=(
     f"b.match_key = ANY({budget_spend.CANDIDATE_KEYS}) AND {budget_spend.MATCH}")
     .replace("c.canonical_model", "CAST(:model AS text)").replace("c.api_key_id", "CAST(:api_key_id AS bigint)")
     .replace("c.", ":"))
-_BY_COMPANY = _STATES.format(where="(CAST(:company_id AS text) IS NULL OR b.company_id = :company_id)")
+_BY_COMPANY = _STATES.format(where="(CAST(:company_id AS text) IS NULL OR b.company_id = :company_id) "
+                                   "AND (CAST(:budget_id AS bigint) IS NULL OR b.id = :budget_id)")
 
 
 def _states(rows) -> list[BudgetState]:
@@ -194,9 +195,10 @@ def _states(rows) -> list[BudgetState]:
                         spent=row.spent, limit=row.limit_usd) for row in rows]
 
 
-def budget_states(session: Session, company_id: str | None = None, *, at: datetime | None = None) -> list[BudgetState]:
-    """Every budget's spend in its period in force `at` (default: now), of one company or all."""
-    return _states(session.execute(text(_BY_COMPANY), {"company_id": company_id, "at": at}))
+def budget_states(session: Session, company_id: str | None = None, *, budget_id: int | None = None,
+                  at: datetime | None = None) -> list[BudgetState]:
+    """Every budget's spend in its period in force `at` (default: now), of one company or all (or one budget)."""
+    return _states(session.execute(text(_BY_COMPANY), {"company_id": company_id, "budget_id": budget_id, "at": at}))
 
 
 def check(session: Session, call: CallScope, estimated_cost: Decimal | None = None, *,

@@ -53,7 +53,7 @@ class BudgetForecast:
 
 
 def budget_forecast(session: Session, budget: Budget, now: datetime) -> BudgetForecast:
-    [state] = [s for s in budget_states(session, budget.company_id, at=now) if s.budget_id == budget.id]
+    [state] = budget_states(session, budget.company_id, budget_id=budget.id, at=now)
     now = now.astimezone(UTC)
     narrowed = {field: getattr(budget, field) for field in ("user_id", "assistant_id", "model", "endpoint")
                 if getattr(budget, field) is not None}

@@ -43,8 +43,7 @@ def alerts_deliver(once: bool, interval: float) -> None:
     settings = current_app.config["LEDGER_SETTINGS"]
     if not settings.webhook_secret:
         raise click.UsageError("WEBHOOK_SECRET is not set: deliveries are signed with it")
-    deliverer = Deliverer(database().session_factory, secret=settings.webhook_secret,
-                          default_url=settings.alert_webhook_url)
+    deliverer = Deliverer.from_settings(database().session_factory, settings)
     while True:
         done = deliverer.deliver_due(limit=MAX_ALERTS)
         if done.handled:

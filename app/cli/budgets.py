@@ -106,8 +106,9 @@ def budgets_status(company: str | None) -> None:
 def budgets_recount(budget_ids: tuple[int, ...]) -> None:
     """Count budgets' spend again from the raw calls (all budgets, or these): after a bulk load
     that bypassed the ledger, or a repair. Writes wait while it runs."""
-    ids = list(budget_ids) or [b.id for b in list_budgets(get_session())]
-    missing = sorted(set(ids) - {b.id for b in list_budgets(get_session())})
+    known = [b.id for b in list_budgets(get_session())]
+    ids = list(budget_ids) or known
+    missing = sorted(set(ids) - set(known))
     if missing:
         raise click.UsageError(f"no budget {', '.join(map(str, missing))}")
     alerts = recount_budgets(get_session(), ids)
