@@ -78,3 +78,13 @@ clean: db-stop
 .PHONY: backtest
 backtest: install
 	$(BIN)/python -m bench.backtest
+
+## Front-end files from the npm registry (package.json, package-lock.json), copied into app/ and
+## committed: `make run` and `make test` need no npm. Run after changing package.json.
+.PHONY: assets
+assets:
+	npm ci --ignore-scripts --no-audit --no-fund
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+	   node_modules/swagger-ui-dist/LICENSE node_modules/swagger-ui-dist/NOTICE app/reference/static/swagger-ui/
+	node -e 'console.log("swagger-ui-dist " + require("swagger-ui-dist/package.json").version)' \
+	   > app/reference/static/swagger-ui/VERSION

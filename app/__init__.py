@@ -57,6 +57,11 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     _document_gunicorns_414(api)
     register_errors(app)
 
+    from app import dashboard, reference
+
+    app.register_blueprint(dashboard.bp)  # `/`: the dashboard (a page that reads the API with the user's key)
+    app.register_blueprint(reference.bp)  # `/docs`: Swagger UI over /openapi.json
+
     from app import cli
 
     cli.init_app(app)

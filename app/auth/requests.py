@@ -12,8 +12,10 @@ from flask_smorest import abort
 
 from app.auth.keys import KeyRing
 
-# Endpoints anyone may call: liveness, the API's description, static files.
-PUBLIC = frozenset({"health.healthz", "api-docs.openapi_json", "static"})
+# Endpoints anyone may call: liveness, the API's description, static files, and the pages of the
+# dashboard and the API reference (they hold no data: their scripts call the API with a key).
+PUBLIC = frozenset({"health.healthz", "api-docs.openapi_json", "static", "dashboard.index", "dashboard.static",
+                    "reference.docs", "reference.static"})
 # Blueprint → scope, for reads (GET) and for changes (any other method).
 _SCOPE_OF: dict[str, tuple[str, str]] = {
     "ingest": ("ingest", "ingest"),
