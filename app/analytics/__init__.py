@@ -37,6 +37,7 @@ from app.analytics.results import (
     CallFilters,
     CallPage,
     Change,
+    DailySplit,
     DayTotal,
     GroupTotals,
     ModelBreakdown,
@@ -44,6 +45,7 @@ from app.analytics.results import (
     Other,
     Period,
     Ranked,
+    SplitDay,
     Summary,
     Totals,
 )
@@ -54,14 +56,18 @@ from app.models import LlmCall
 from app.pricing.catalog import model_candidates, normalise_provider
 from app.records import CallRecord
 
-__all__ = ["AssistantBreakdown", "AssistantTotals", "BreakdownPage", "CallFilters", "CallPage", "Change", "DayTotal",
-           "GroupTotals", "ModelBreakdown", "ModelCost", "Other", "Period", "Ranked", "Summary", "Totals",
-           "assistant_breakdown", "breakdown", "change", "daily", "list_calls", "model_breakdown", "report", "rolling_total",
-           "rollup_where", "summary", "user_model_costs", "BREAKDOWN_KEYS", "DEFAULT_TOP", "MAX_TOP", "REPORT_KEYS", "SORTS"]
+__all__ = ["AssistantBreakdown", "AssistantTotals", "BreakdownPage", "CallFilters", "CallPage", "Change", "DailySplit",
+           "DayTotal", "GroupTotals", "ModelBreakdown", "ModelCost", "Other", "Period", "Ranked", "SplitDay", "Summary",
+           "Totals", "assistant_breakdown", "breakdown", "change", "daily", "daily_split", "list_calls",
+           "model_breakdown", "report", "rolling_total", "rollup_where", "summary", "user_model_costs",
+           "BREAKDOWN_KEYS", "DEFAULT_SPLIT_TOP", "DEFAULT_TOP", "MAX_SPLIT_TOP", "MAX_TOP", "REPORT_KEYS", "SORTS"]
 
 PERCENT_QUANTUM = Decimal("0.01")
 DEFAULT_TOP = 10  # entries of each breakdown in summaries and single-assistant or -model answers
 MAX_TOP = 100
+# Keys a daily series is split by (GET /api/costs/daily?by=…): a chart's stacks, not a table.
+DEFAULT_SPLIT_TOP = 5
+MAX_SPLIT_TOP = 20
 # `GET /api/costs` counts matching calls exactly up to this many, then from a rollup or an estimate.
 COUNT_EXACTLY_UP_TO = 10_000
 
@@ -217,6 +223,42 @@ def daily(session: Session, start: date, end: date, company_id: str | None = Non
         days.append(DayTotal(day, row.cost, row.tokens, row.calls, row.failures, row.unpriced) if row
                     else DayTotal(day, ZERO, 0, 0, 0, 0))
     return days
+
+
+def daily_split(session: Session, start: date, end: date, by: str, company_id: str | None = None, *,
+                top: int = DEFAULT_SPLIT_TOP) -> DailySplit:
+    """Every UTC day of [start, end] (zeros included), its cost split by the `top` keys of `by`
+    (one of `BREAKDOWN_KEYS`) over the whole range — ranked as :func:`breakdown` ranks them:
+    cost, then calls, then key — and the rest of each day in `other`. One statement: the day rows
+    of the smallest rollup with `by` give the ranking, the split and the days' totals, so a day's
+    split and other add up exactly to its cost, and its totals are those of :func:`daily`."""
+    if by not in BREAKDOWN_KEYS:
+        raise ValueError(f"cannot split by {by!r}; choose one of {', '.join(BREAKDOWN_KEYS)}")
+    if not 1 <= top <= MAX_SPLIT_TOP:
+        raise ValueError(f"top must be between 1 and {MAX_SPLIT_TOP}")
+    _check_range(start, end)
+    key = GROUP_KEYS[by]
+    query = Query()
+    source = query.source(_rollup(key), [Span(DAY, start, end)], _where(session, CallFilters(company_id=company_id)),
+                          ("day", key))
+    chosen = query.ranked(by, source, key, top=top)
+    query.split("day", source, key, chosen)
+    rows = query.run(session)
+    keys = [row.key for row in rows.get(by, [])]
+    by_day: dict[str, list[Row]] = {}
+    for row in rows.get("day", []):
+        by_day.setdefault(row.key or "", []).append(row)
+    days = []
+    for offset in range((end - start).days + 1):
+        day = start + timedelta(days=offset)
+        found = by_day.get(day.isoformat(), [])
+        costs = {row.rank: row.cost for row in found}
+        days.append(SplitDay(day, sum((row.cost for row in found), ZERO), sum(row.tokens for row in found),
+                             sum(row.calls for row in found), sum(row.failures for row in found),
+                             sum(row.unpriced for row in found),
+                             split=tuple(costs.get(rank, ZERO) for rank in range(1, len(keys) + 1)),
+                             other=costs.get(None, ZERO)))
+    return DailySplit(by=by, keys=keys, days=days)
 
 
 def report(session: Session, since: date, until: date, by: str, company_id: str | None = None, *,

@@ -98,9 +98,10 @@ class Query:
                            f"NULL::bigint AS rank FROM {source}")
 
     def ranked(self, part: str, source: str, key: str, *, top: int | None = None,
-               window: tuple[int, int] | None = None, order: str = "cost") -> None:
+               window: tuple[int, int] | None = None, order: str = "cost") -> str:
         """Sums per `key` (a column of `source`), ranked by `order`: the `top` first, or the ranks
-        of `window` (offset, limit), or every key; plus the ``<part>:all`` row.
+        of `window` (offset, limit), or every key; plus the ``<part>:all`` row. Returns the name of
+        the CTE of the chosen keys (columns ``key``, as text, and ``rank``), for :meth:`split`.
 
         With a top or a page, keys are ranked on what the order needs alone (cost and calls, and
         tokens when ranked by tokens), and only the chosen keys are summed in full: most keys of a
@@ -119,7 +120,9 @@ class Query:
                                f"coalesce(sum(tokens), 0)::bigint, coalesce(sum(calls), 0)::bigint, "
                                f"coalesce(sum(failures), 0)::bigint, coalesce(sum(unpriced), 0)::bigint, count(*) "
                                f"FROM {grouped}")
-            return
+            self._ctes.append(f"{chosen} AS (SELECT key, row_number() OVER (ORDER BY {ranking}) AS rank "
+                              f"FROM {grouped})")
+            return chosen  # every key (only read if a part reads it)
         tokens = ", coalesce(sum(tokens), 0)::bigint AS tokens" if order == "tokens" else ""
         self._ctes.append(f"{grouped} AS MATERIALIZED (SELECT {key}::text AS key, coalesce(sum(cost), 0) AS cost, "
                           f"coalesce(sum(calls), 0)::bigint AS calls{tokens} FROM {source} GROUP BY 1 "
@@ -137,6 +140,20 @@ class Query:
                            f"c.rank FROM {chosen} c JOIN {details} d ON d.key IS NOT DISTINCT FROM c.key")
         self._parts.append(f"SELECT CAST({everything} AS text), NULL, {_SUMS}, (SELECT count(*) FROM {grouped}) "
                            f"FROM {source}")
+        return chosen
+
+    def split(self, part: str, source: str, key: str, chosen: str, *, by: str = "day") -> None:
+        """Sums per value of `by` (a column of `source`: its day buckets) and chosen key: a row per
+        (`by` value, chosen key with rows there) whose ``key`` is the `by` value and ``rank`` the
+        chosen key's rank in `chosen` (a CTE of :meth:`ranked`), and a row per `by` value with
+        ``rank`` NULL summing every other key — so the rows of one `by` value add up to all of its
+        rows. The join is on the key as text, a NULL key matching a chosen NULL (the calls without
+        that dimension) through a scalar subquery, so that the join stays an equality."""
+        self._parts.append(
+            f"SELECT CAST({self.bind(part)} AS text), {by}::text, {_SUMS}, rank FROM ("
+            f"SELECT s.{by}, s.cost, s.tokens, s.calls, s.failures, s.unpriced, coalesce(c.rank, "
+            f"CASE WHEN s.{key} IS NULL THEN (SELECT rank FROM {chosen} WHERE key IS NULL) END) AS rank "
+            f"FROM {source} s LEFT JOIN {chosen} c ON c.key = s.{key}::text) AS keyed GROUP BY {by}, rank")
 
     def keyed(self, part: str, source: str, key: str, keys: Iterable[str | None]) -> None:
         """Sums per `key` over `source` for these keys only (None: the rows without one); keys

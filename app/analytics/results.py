@@ -92,6 +92,26 @@ class DayTotal:
     unpriced: int = 0
 
 
+@dataclass(frozen=True, kw_only=True)
+class SplitDay(DayTotal):
+    """A day's totals and its cost split by key: `split[i]` is the cost of the i-th key of its
+    :class:`DailySplit` that day (0 without calls), `other` the cost of every other key; the split
+    and other add up exactly to `cost`."""
+
+    split: tuple[Decimal, ...]
+    other: Decimal
+
+
+@dataclass(frozen=True)
+class DailySplit:
+    """Every day of a range, split by `by`'s top `keys` of the whole range (most cost first; a key
+    may be None: the calls without that dimension)."""
+
+    by: str
+    keys: list[str | None]
+    days: list[SplitDay]
+
+
 @dataclass(frozen=True)
 class CallFilters:
     """Which calls count; None means "any". Dates are inclusive UTC days. `model` and `provider`

@@ -94,8 +94,12 @@ def promoted_dimensions():
 
 @bp.route("/api/costs/daily")
 @bp.query(DailyQuery)
-@bp.response(200, DailySchema, description="One entry per UTC day of the range, days without calls as zeros.")
+@bp.response(200, DailySchema, description="One entry per UTC day of the range, days without calls as zeros; "
+                                            "with `by`, each day's cost split by the range's top keys.")
 def cost_daily(args: dict[str, Any]):
+    if args["by"] is not None:
+        return analytics.daily_split(get_session(), args["start"], args["end"], args["by"],
+                                     company_id=args["company_id"], top=args["top"])
     return {"days": analytics.daily(get_session(), args["start"], args["end"], company_id=args["company_id"])}
 
 

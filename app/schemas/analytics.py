@@ -13,7 +13,18 @@ from typing import Any
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
-from app.analytics import BREAKDOWN_KEYS, DEFAULT_TOP, MAX_TOP, SORTS, BreakdownPage, CallFilters, CallPage
+from app.analytics import (
+    BREAKDOWN_KEYS,
+    DEFAULT_SPLIT_TOP,
+    DEFAULT_TOP,
+    MAX_SPLIT_TOP,
+    MAX_TOP,
+    SORTS,
+    BreakdownPage,
+    CallFilters,
+    CallPage,
+    DailySplit,
+)
 from app.schemas.calls import CallOutSchema
 from app.bounds import FIRST_DAY, MAX_OFFSET, offset_problem, span_problem
 from app.schemas.fields import CompanyId, Day, Money
@@ -81,7 +92,15 @@ class TopRangeQuery(CompanyRangeQuery):
 
 
 class DailyQuery(CompanyPeriodQuery):
-    """A day-by-day range: at most `app.bounds.MAX_DAYS` days."""
+    """A day-by-day range: at most `app.bounds.MAX_DAYS` days; optionally each day's cost split by
+    the top `top` keys of `by` (`top` only with `by`)."""
+
+    by = fields.String(load_default=None, validate=validate.OneOf(BREAKDOWN_KEYS), metadata={
+        "description": f"Split each day's cost by this key: one of {', '.join(BREAKDOWN_KEYS)} (model: the canonical "
+                       "model). Adds `by` and `keys` to the answer, and `split` and `other` to each day."})
+    top = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_SPLIT_TOP), metadata={
+        "description": f"Only with `by`: how many keys to split by, the most expensive of the whole range "
+                       f"(default {DEFAULT_SPLIT_TOP}, at most {MAX_SPLIT_TOP}); the rest of a day is its `other`."})
 
     @validates_schema
     def _check_span(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -89,6 +108,17 @@ class DailyQuery(CompanyPeriodQuery):
         start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
         if problem := span_problem(start, end):
             raise ValidationError(problem, "startDate")
+
+    @validates_schema
+    def _check_top(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("top") is not None and data.get("by") is None:
+            raise ValidationError("Only with `by` (the keys to split each day by).", "top")
+
+    @post_load
+    def _default_top(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if data["by"] is not None and data["top"] is None:
+            data["top"] = DEFAULT_SPLIT_TOP
+        return data
 
 
 class CompanyOnlyQuery(Schema):
@@ -251,10 +281,26 @@ class DayTotalSchema(Schema):
     calls = fields.Integer()
     failures = fields.Integer()
     unpriced = fields.Integer()
+    split = fields.List(Money(), metadata={
+        "description": "Only with `by`: the day's cost of each of `keys`, in their order (\"0\" when a key had no "
+                       "calls that day); `split` and `other` add up exactly to `cost`."})
+    other = Money(metadata={"description": "Only with `by`: the day's cost of every key not in `keys`."})
 
 
 class DailySchema(Schema):
+    by = fields.String(metadata={"description": "Only with `by`: the key each day is split by."})
+    # Not read as `keys`: a plain answer is a dict, whose `keys` method marshmallow would find.
+    split_keys = fields.List(fields.String(allow_none=True), data_key="keys", metadata={
+        "description": "Only with `by`: the `top` keys of the whole range by cost (ties: calls, then key), most "
+                       "first; null is the calls without that key (e.g. without an assistant). Fewer when the "
+                       "range has fewer keys."})
     days = fields.List(fields.Nested(DayTotalSchema))
+
+    @pre_dump
+    def _split(self, answer: DailySplit | dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if isinstance(answer, DailySplit):
+            return {"by": answer.by, "split_keys": answer.keys, "days": answer.days}
+        return answer
 
 
 class PaginationSchema(Schema):
