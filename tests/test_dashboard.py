@@ -36,7 +36,7 @@ DAYS = 70
 
 
 def _calls() -> list[dict]:
-    """70 days of company A (four models, four users, two assistants, a failure in ten, a spike),
+    """70 days of company A (four models, four users, two assistants, a failure in five, a spike),
     and a little of company B (its own user)."""
     rng = random.Random(13)
     calls = []
@@ -49,8 +49,9 @@ def _calls() -> list[dict]:
             calls.append({"provider": provider, "model": model, "companyId": A, "userId": USERS[(n + offset) % 4],
                           "assistantId": "a-helper" if n % 3 else "a-coder",
                           "assistantName": "Helper" if n % 3 else "Coder", "endpoint": "/chat",
-                          "inputTokens": rng.randrange(200, 4000), "outputTokens": rng.randrange(50, 900),
-                          "success": n % 10 != 7, "durationMs": rng.randrange(80, 9000),
+                          "inputTokens": rng.randrange(200, 4000) * (10 if day == SPIKE else 1),
+                          "outputTokens": rng.randrange(50, 900),
+                          "success": n % 5 != 3, "durationMs": rng.randrange(80, 9000),
                           "timestamp": moment.isoformat(), "requestId": f"dash-a-{offset}-{n}"})
         calls.append({"provider": "openai", "model": "gpt-4o", "companyId": B, "userId": "zed@b.example",
                       "assistantId": "b-bot", "inputTokens": 1000, "outputTokens": 100,
@@ -230,7 +231,7 @@ def test_the_overview_shows_the_apis_numbers_for_the_period(service, open_page):
     alerts = api.get("/api/alerts", limit=5)["alerts"]
     assert alerts and page.eval_on_selector_all("#budgets li[data-alert]", "items => items.map(i => +i.dataset.alert)") == [
         a["id"] for a in alerts]
-    assert page.evaluate("performance.getEntriesByName('ledger:first-meaningful-paint').length") == 1
+    assert page.evaluate("performance.getEntriesByName('ledger:first-meaningful-paint').length") >= 1
 
 
 def test_a_company_key_sees_its_company_only(service, open_page):
@@ -317,7 +318,7 @@ def test_peaks_are_in_the_viewers_time_zone(service, open_page):
     base, keys = service
     page = open_page(keys["a"], "peaks", timezone="Asia/Tokyo")
     settled(page)
-    assert "Asia/Tokyo" in page.inner_text("#peaks h2")
+    assert "Asia/Tokyo" in page.text_content("#peaks h2")
     answer = Api(base, keys["a"]).get("/api/insight/peaks", timezone="Asia/Tokyo", **period())
     cells = page.eval_on_selector_all("table.heat tbody tr", "rows => rows.map(r => [r.dataset.weekday, "
                                       "[...r.querySelectorAll('td')].map(td => td.dataset.cost)])")
