@@ -88,3 +88,9 @@ assets:
 	   node_modules/swagger-ui-dist/LICENSE node_modules/swagger-ui-dist/NOTICE app/reference/static/swagger-ui/
 	node -e 'console.log("swagger-ui-dist " + require("swagger-ui-dist/package.json").version)' \
 	   > app/reference/static/swagger-ui/VERSION
+
+## Screenshots of the dashboard's pages and of /docs into docs/screenshots/ (docs/screenshots.py):
+## a fresh database with the demo's calls, a real gunicorn, Debian's chromium.
+.PHONY: screenshots
+screenshots: install
+	$(BIN)/python docs/screenshots.py

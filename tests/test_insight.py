@@ -294,6 +294,20 @@ def test_anomalies_by_hour_read_the_flagged_hour_raw(client, odd_days):
     assert (spike["model"]["key"], spike["user"]["key"], spike["assistant"]["key"]) == ("claude-sonnet-4-5", "u9", "a9")
 
 
+def test_anomalies_do_not_judge_a_bucket_still_under_way(session, odd_days):
+    # At 09:00 on 03-06 the day has no calls yet: not a drop, just early. It is not judged at all.
+    early = insight.anomalies(session, date(2026, 3, 2), date(2026, 3, 8), company_id="c1",
+                              now=datetime(2026, 3, 6, 9, tzinfo=UTC))
+    assert early.checked == 4 and [a.bucket for a in early.anomalies] == [date(2026, 3, 4)]
+    # Hours: at 12:30 the noon hour is under way (its $45 spike is not judged yet); at 13:00 it has ended.
+    during = insight.anomalies(session, date(2026, 3, 4), date(2026, 3, 4), "hour", "c1",
+                               now=datetime(2026, 3, 4, 12, 30, tzinfo=UTC))
+    assert during.checked == 12 and during.anomalies == []
+    after = insight.anomalies(session, date(2026, 3, 4), date(2026, 3, 4), "hour", "c1",
+                              now=datetime(2026, 3, 4, 13, tzinfo=UTC))
+    assert after.checked == 13 and len(after.anomalies) == 1
+
+
 def test_anomalies_threshold_and_minimum_departure_are_parameters(client, odd_days):
     base = "/api/insight/anomalies?companyId=c1&startDate=2026-03-02&endDate=2026-03-08"
     assert len(get(client, base + "&minDeparture=20")["anomalies"]) == 1  # the drop of $10.50 is too small

@@ -17,7 +17,8 @@ Each anomaly is explained by the model, the user and the assistant whose cost de
 what was expected of them, in the anomaly's direction: a value's expected cost is the bucket's
 expected cost (the median) × the value's share of the cost over the baseline's days, so the
 departures of all values add up to the bucket's. Days: from the day rows (model, assistant,
-user_model). Hours: the hour's own calls from the raw log, for at most
+user_model). A bucket still under way (today, this hour) or to come is not judged: it would
+always look low. Hours: the hour's own calls from the raw log, for at most
 :data:`EXPLAINED_HOURS` hours (the largest departures); shares from the day rows.
 """
 
@@ -56,9 +57,16 @@ def _day(bucket: date | datetime) -> date:
     return bucket.date() if isinstance(bucket, datetime) else bucket
 
 
+def _ended(bucket: date | datetime, grain: str, now: datetime) -> bool:
+    if grain == "day":
+        return datetime.combine(bucket + timedelta(days=1), time(), UTC) <= now
+    return bucket + timedelta(hours=1) <= now
+
+
 def anomalies(session: Session, start: date, end: date, grain: str = "day", company_id: str | None = None, *,
-              k: Decimal = K, min_departure: Decimal = MIN_DEPARTURE) -> Anomalies:
-    """The buckets of [start, end] (inclusive UTC days) whose cost is anomalous, oldest first."""
+              k: Decimal = K, min_departure: Decimal = MIN_DEPARTURE, now: datetime | None = None) -> Anomalies:
+    """The buckets of [start, end] (inclusive UTC days) whose cost is anomalous, oldest first. Only
+    buckets that have ended by `now` are judged: today's few hours are not a quiet day."""
     if grain not in GRAINS:
         raise ValueError(f"grain must be one of {', '.join(GRAINS)}")
     if end < start:
@@ -75,7 +83,10 @@ def anomalies(session: Session, start: date, end: date, grain: str = "day", comp
         costs = {moment.astimezone(UTC): cost for moment, cost in found.items()}
     active = queries.first_active_day(session, company_id)
     checked, flagged = 0, []
+    now = now or datetime.now(UTC)
     for bucket in _buckets(start, end, grain):
+        if not _ended(bucket, grain, now):
+            break
         baseline = [costs.get(bucket - n * week, ZERO) for n in range(1, BASELINE_WEEKS + 1)
                     if active is not None and _day(bucket - n * week) >= active]
         if len(baseline) < MIN_BASELINE:

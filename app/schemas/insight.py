@@ -276,7 +276,8 @@ class AnomaliesSchema(_Range):
     k = fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal"})
     min_departure = Money(data_key="minDeparture")
     baseline_weeks = fields.Integer(data_key="baselineWeeks")
-    checked = fields.Integer(metadata={"description": "Buckets with enough baseline to be judged."})
+    checked = fields.Integer(metadata={"description": "Buckets judged: ended (today and this hour are not, yet) "
+                                                      "and with enough baseline."})
     anomalies = fields.List(fields.Nested(AnomalySchema))
 
 
