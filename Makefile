@@ -25,6 +25,7 @@ run: install
 	$(BIN)/flask --app wsgi costs prices sync; \
 	echo "API key (local platform admin, kept in .ledger-key): $$($(BIN)/flask --app wsgi costs keys local)"; \
 	echo "  try: curl -H \"Authorization: Bearer \$$(cat .ledger-key)\" http://$(HOST):$(PORT)/api/costs/summary"; \
+	echo "dashboard: http://$(HOST):$(PORT)/ (sign in with that key); API reference: http://$(HOST):$(PORT)/docs"; \
 	test -s .ledger-webhook-secret || $(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > .ledger-webhook-secret; \
 	export WEBHOOK_SECRET="$${WEBHOOK_SECRET:-$$(cat .ledger-webhook-secret)}"; \
 	echo "budget alerts are signed with WEBHOOK_SECRET (kept in .ledger-webhook-secret)"; \
@@ -94,3 +95,9 @@ assets:
 .PHONY: screenshots
 screenshots: install
 	$(BIN)/python docs/screenshots.py
+
+## How soon the dashboard's overview shows spend (first meaningful paint, every card, each API
+## request) on DASHBOARD_DATABASE_URL, e.g. a kept 10M-call benchmark database. See bench/dashboard.py.
+.PHONY: bench-dashboard
+bench-dashboard: install
+	$(BIN)/python -m bench.dashboard
