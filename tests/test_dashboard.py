@@ -282,6 +282,18 @@ def test_drill_down_from_a_model_and_from_a_trend_segment(service, open_page):
     assert answer["pagination"]["total"] == len(ids)
     assert sum((Decimal(r["totalCost"]) for r in answer["records"]), Decimal(0)) == Decimal(segment_cost)
 
+    # A budget's row: the calls it counts this period (A's whole company since the 1st, UTC).
+    page.goto(f"{base}/#/overview")
+    settled(page)
+    page.click("#budgets tbody tr a")
+    page.wait_for_selector("body[data-page=records]")
+    settled(page)
+    first = TODAY.replace(day=1).isoformat()
+    assert f"startDate={first}" in page.url and f"companyId={A}" in page.url
+    answer = api.get("/api/costs", companyId=A, startDate=first, endDate=TODAY.isoformat(), limit=50)
+    assert page.eval_on_selector_all("table.records tbody tr", "rows => rows.map(r => +r.dataset.id)") == [
+        r["id"] for r in answer["records"]]
+
 
 def test_records_filters_and_paging(service, open_page):
     base, keys = service

@@ -96,6 +96,13 @@ function forecastCard(target, forecast, daily) {
     h("p", { class: "muted small" }, forecast.method));
 }
 
+// The calls a budget counts in its current period (from its start's UTC day to today).
+function budgetRecords(state, budget) {
+  const filters = budget ? { companyId: budget.companyId, userId: budget.userId, assistantId: budget.assistantId,
+    model: budget.model, endpoint: budget.endpoint } : {};
+  return `#/records${query({ startDate: new Date(state.periodStart).toISOString().slice(0, 10), endDate: today(), ...filters })}`;
+}
+
 function budgets(target, status, list, alerts) {
   if (!status.budgets.length) return target.hide();
   const byId = new Map(list.budgets.map((budget) => [budget.id, budget]));
@@ -108,7 +115,7 @@ function budgets(target, status, list, alerts) {
       h("tbody", {}, status.budgets.map((state) => {
         const budget = byId.get(state.budgetId);
         return h("tr", { class: state.exceeded ? "exceeded" : "", "data-budget": state.budgetId },
-          h("td", {}, `#${state.budgetId}`), h("td", {}, budget ? budget.companyId : ""), h("td", {}, scope(budget)),
+          h("td", {}, h("a", { href: budgetRecords(state, budget) }, `#${state.budgetId}`)), h("td", {}, budget ? budget.companyId : ""), h("td", {}, scope(budget)),
           h("td", {}, state.period), h("td", { "data-cost": state.spent }, money(state.spent)),
           h("td", { "data-cost": state.limit }, money(state.limit)),
           h("td", { "data-cost": state.remaining }, money(state.remaining)), h("td", {}, state.resetsAt.slice(0, 16).replace("T", " ")));
