@@ -43,10 +43,11 @@ function render() {
   const key = apiKey();
   document.getElementById("key-label").textContent = `key ${key.slice(0, 12)}…`;
   const { page, params } = route();
+  const period = periodOf(params);
   for (const link of document.querySelectorAll("#nav a[data-page]")) {
     link.classList.toggle("current", link.dataset.page === page);
+    link.setAttribute("href", `#/${link.dataset.page}${query(period)}`); // the period goes along
   }
-  const period = periodOf(params);
   clear(view);
   document.body.dataset.page = page;
   if (page !== "records") {
