@@ -305,6 +305,16 @@ def test_breakdown_of_something_without_calls_is_404(client, seeded, path):
     assert r.json["code"] == 404 and "No calls" in r.json["message"]
 
 
+@pytest.mark.parametrize("by", ["day", "bogus"])
+def test_breakdown_by_day_is_a_400_naming_by_like_any_unknown_key(client, seeded, by):
+    # Days are GET /api/costs/daily's: breakdown?by=day once summed month rows (their day NULL)
+    # and day rows under signs meant for a total, answering a NULL key and negative days.
+    r = client.get(f"/api/costs/breakdown?by={by}&startDate=2026-01-05&endDate=2026-03-07")
+    assert r.status_code == 400, r.json
+    assert set(r.json["errors"]["query"]) == {"by"}
+    assert "choose one of user, model, provider, assistant, endpoint" in r.json["errors"]["query"]["by"][0]
+
+
 # --- seed-compatible routes --------------------------------------------------------------------
 
 def test_user_costs_per_model(client, seeded):

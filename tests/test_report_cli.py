@@ -85,6 +85,17 @@ def test_by_day_lists_days_in_order(runner, seeded):
                                          ["2026-03-06", "0.01575", "5000"], ["2026-03-07", "", "1500"]]
 
 
+def test_by_day_over_two_months_has_the_days_of_the_daily_series(runner, client, seeded):
+    client.post("/api/calls", json={"provider": "openai", "model": "gpt-4o", "inputTokens": 1000, "outputTokens": 500,
+                                    "companyId": "c1", "timestamp": "2026-02-27T10:00:00+00:00"})
+    rows = list(csv.reader(io.StringIO(report(runner, "--since", "2026-02-20", "--until", "2026-03-07", "--by", "day",
+                                              "--format", "csv"))))
+    days = client.get("/api/costs/daily?startDate=2026-02-20&endDate=2026-03-07").json["days"]
+    assert [row[:4] for row in rows[1:]] == [[d["date"], d["cost"] if d["cost"] != "0" else "", str(d["tokens"]),
+                                              str(d["calls"])] for d in days if d["calls"]]
+    assert [row[0] for row in rows[1:]] == ["2026-02-27", "2026-03-05", "2026-03-06", "2026-03-07"]
+
+
 def test_company_filter(runner, seeded):
     body = json.loads(report(runner, *SINCE_UNTIL, "--company", "c2", "--format", "json"))
     assert [(row["key"], row["cost"]) for row in body["rows"]] == [("gpt-4o-mini", "0.00075")]

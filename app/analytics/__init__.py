@@ -288,7 +288,7 @@ def breakdown(session: Session, by: str, start: date, end: date, company_id: str
         raise ValueError(f"cannot sort by {sort!r}; choose one of {', '.join(SORTS)}")
     _check_range(start, end)
     where = _where(session, CallFilters(company_id=company_id))
-    if by in GROUP_KEYS:
+    if by in BREAKDOWN_KEYS:  # not "day": the month rows of a period have no day (GET /api/costs/daily has days)
         rollup, key = _rollup(GROUP_KEYS[by]), GROUP_KEYS[by]
     else:  # a promoted metadata key: its values
         rollup, key = PROMOTED, "value"
