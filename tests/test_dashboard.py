@@ -84,9 +84,9 @@ def service(database_url, engine, tmp_path_factory):
     each company and of the platform."""
     keys = {}
     with Session(engine) as session:
-        for name, company in (("platform", None), ("a", A), ("b", B)):
-            keys[name] = create_key(session, name=f"dashboard test {name}", company_id=company,
-                                    scopes="ingest,read,admin" if company is None else "read").secret
+        for name, company, scopes in (("platform", None, "ingest,read,admin"), ("a", A, "read"), ("b", B, "read"),
+                                      ("ingest only", A, "ingest")):
+            keys[name] = create_key(session, name=f"dashboard test {name}", company_id=company, scopes=scopes).secret
         session.commit()
     try:
         with partitions_restored(engine):
@@ -157,7 +157,7 @@ def period(days: int = 30) -> dict:
 
 
 def test_a_bad_key_is_refused(service, browser):
-    base, _ = service
+    base, keys = service
     page = browser.new_page()
     try:
         page.goto(base + "/")
@@ -167,6 +167,11 @@ def test_a_bad_key_is_refused(service, browser):
         assert "refused" in page.inner_text("#sign-in-error")
         assert page.is_hidden("#nav") and page.inner_text("#view") == ""
         assert page.evaluate("sessionStorage.getItem('ledger.apiKey')") is None
+        # A real key without the read scope: refused too, saying why.
+        page.fill("#api-key", keys["ingest only"])
+        page.click("#sign-in-form button[type=submit]")
+        page.wait_for_function("() => document.querySelector('#sign-in-error').textContent.includes('cannot read')")
+        assert page.is_hidden("#nav") and page.evaluate("sessionStorage.getItem('ledger.apiKey')") is None
     finally:
         page.close()
 
