@@ -223,6 +223,16 @@ def test_the_gunicorn_master_does_not_import_prometheus_client():
     assert subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env).returncode == 0
 
 
+def test_metrics_refuse_a_multiprocess_directory_set_too_late(tmp_path):
+    """Set after prometheus_client's import (gunicorn --preload), each worker would count in memory
+    and scrapes would sum files nobody writes: refused, saying why."""
+    code = ("import os, prometheus_client; os.environ['PROMETHEUS_MULTIPROC_DIR'] = os.getcwd(); "
+            "from app.metrics import exposition; exposition.check_mode()")
+    env = {k: v for k, v in os.environ.items() if k != multiprocess.ENV} | {"PYTHONPATH": str(PROJECT_ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode != 0 and "set after prometheus_client was imported" in done.stderr
+
+
 def test_the_multiprocess_directory_starts_empty(tmp_path):
     named = tmp_path / "named"
     named.mkdir()

@@ -23,14 +23,16 @@ _NAME = instruments.NAMESPACE + "_"
 
 
 def check_mode() -> None:
-    """Refuse to start when PROMETHEUS_MULTIPROC_DIR is set but prometheus_client was imported
-    before it was: each worker would count alone, and scrapes would disagree."""
+    """Refuse to start, or to answer, when PROMETHEUS_MULTIPROC_DIR is set but prometheus_client
+    was imported before it was (e.g. gunicorn's --preload imports the app before on_starting): each
+    worker would count in memory, and the scrape would sum files nobody writes."""
     if os.environ.get(ENV) and not getattr(values.ValueClass, "_multiprocess", False):
         raise RuntimeError(f"{ENV} was set after prometheus_client was imported: set it before "
                            "(app/gunicorn_conf.py does, in on_starting)")
 
 
 def render(stored: Stored) -> bytes:
+    check_mode()
     return generate_latest(_Scrape(stored))  # type: ignore[arg-type] - any object with collect()
 
 

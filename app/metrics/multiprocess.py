@@ -4,10 +4,13 @@ prometheus_client chooses, when it is first imported in a process, whether value
 (one process) or in files of ``PROMETHEUS_MULTIPROC_DIR`` (a file per process, summed at each
 scrape). gunicorn's master sets the variable before it forks a worker (app/gunicorn_conf.py's
 ``on_starting`` calls :func:`prepare`); workers import prometheus_client after the fork. So the
-master never imports prometheus_client before that, and neither does this module.
+master never imports prometheus_client before that, and neither does this module (nor may
+gunicorn's ``--preload``, which imports the app in the master first: /metrics then refuses to
+answer, see :func:`app.metrics.exposition.check_mode`).
 
 The directory is the one the variable names, emptied of a previous run's files (a counter must
-start at 0 with the service), or a new temporary one, removed when gunicorn exits (:func:`cleanup`).
+start at 0 with the service; so one service to a directory), or a new temporary one, removed when
+gunicorn exits (:func:`cleanup`).
 A ``flask costs alerts deliver`` run with the same variable on the same machine adds its
 deliveries to what the service's scrapes report.
 """
