@@ -56,6 +56,9 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
         api.register_blueprint(blueprint)
     _document_gunicorns_414(api)
     register_errors(app)
+    from app.api import metrics as metrics_api
+
+    metrics_api.init_app(app)  # GET /metrics, and the ingest requests it counts (not in the OpenAPI document)
 
     from app import dashboard, reference
 

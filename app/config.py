@@ -37,6 +37,9 @@ class Settings:
     # Deliver alerts from a background thread of each gunicorn worker (ALERT_DELIVERY=off: leave
     # it to `flask costs alerts deliver`).
     alert_delivery: bool = True
+    # GET /metrics reads the database's totals at most once per this many seconds per process
+    # (METRICS_CACHE_SECONDS).
+    metrics_cache_seconds: int = 5
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -60,7 +63,8 @@ class Settings:
                    retention_months=_positive_int(env, "RETENTION_MONTHS", cls.retention_months),
                    partitions_ahead=_positive_int(env, "PARTITIONS_AHEAD", cls.partitions_ahead),
                    alert_webhook_url=webhook, webhook_secret=env.get("WEBHOOK_SECRET") or None,
-                   alert_delivery=delivery == "on")
+                   alert_delivery=delivery == "on",
+                   metrics_cache_seconds=_positive_int(env, "METRICS_CACHE_SECONDS", cls.metrics_cache_seconds))
 
 
 def normalise_url(url: str) -> str:

@@ -31,3 +31,23 @@ def post_worker_init(worker):
     from app import start_alert_delivery
 
     start_alert_delivery(worker.wsgi)
+
+
+def on_starting(server):
+    """Before any worker forks: the directory where every worker keeps its metric values, so that
+    a scrape of any worker sums them all (app.metrics.multiprocess)."""
+    from app.metrics import multiprocess
+
+    multiprocess.prepare()
+
+
+def child_exit(server, worker):
+    from app.metrics import multiprocess
+
+    multiprocess.worker_exited(worker.pid)
+
+
+def on_exit(server):
+    from app.metrics import multiprocess
+
+    multiprocess.cleanup()

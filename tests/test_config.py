@@ -43,3 +43,11 @@ def test_dev_cluster_is_made_started_and_reused(tmp_path):
     finally:
         cluster.stop()
     assert not cluster.running()
+
+
+def test_metrics_cache_seconds_from_the_environment():
+    url = {"DATABASE_URL": "postgresql://u@db/ledger"}
+    assert Settings.from_env(url).metrics_cache_seconds == 5
+    assert Settings.from_env(url | {"METRICS_CACHE_SECONDS": "30"}).metrics_cache_seconds == 30
+    with pytest.raises(ConfigError, match="METRICS_CACHE_SECONDS"):
+        Settings.from_env(url | {"METRICS_CACHE_SECONDS": "0"})

@@ -41,6 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.metrics import instruments
 from app.models import BudgetAlert
 from app.money import money_text
 
@@ -110,6 +111,7 @@ class Deliverer:
             outcome = self._deliver_one()
             if outcome is None:
                 break
+            instruments.alert_delivery(outcome)
             setattr(done, outcome, getattr(done, outcome) + 1)
         return done
 

@@ -11,6 +11,7 @@ from app.api import Blueprint
 from app.auth import current_principal
 from app.db import get_session
 from app.ledger import Ledger
+from app.metrics import instruments
 from app.records import IngestResult, NewCall
 from app.schemas.budgets import BudgetStateSchema
 from app.schemas.flat import FlatDump
@@ -50,6 +51,7 @@ def _fields(result: IngestResult) -> dict[str, Any]:
 def record_call(call: NewCall):
     # Written with the calls other threads of this process are recording now (app.ledger.group_commit).
     result = current_app.extensions["ledger_group_commit"].record(_sent_by_this_key(call))
+    instruments.ingest_calls("single", stored=int(not result.duplicate), duplicates=int(result.duplicate))
     out = _CALL_OUT.one(_fields(result)) | {"budgets": _BUDGETS_OUT.dump(result.budgets)}
     return current_app.json.response(out), 200 if result.duplicate else 201
 
@@ -63,6 +65,7 @@ def record_batch(body: dict[str, list[NewCall]]):
     get_session().commit()
     ledger.committed(results)
     duplicates = sum(result.duplicate for result in results)
+    instruments.ingest_calls("batch", stored=len(results) - duplicates, duplicates=duplicates)
     # Each budget period once (the calls name theirs by id), after the batch: its latest spend.
     states = {(state.budget_id, state.period_start): state for result in results for state in result.budgets}
     # Serialised here (a Response is passed through as is): CallOutSchema's dump, 10,000 times, fast.

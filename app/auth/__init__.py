@@ -32,6 +32,14 @@ def key_company() -> str | None:
     return principal.company_id if principal else None
 
 
+def require_every_company(what: str) -> None:
+    """403 unless the request's key spans every company: `what` (e.g. "metrics") sums them all."""
+    company = key_company()
+    if company is not None:
+        abort(403, message=f"This API key is bound to company {company!r}; {what} span every company: "
+                           "use a key made without --company.")
+
+
 def scoped_company(requested: str | None, *, sent: bool) -> str | None:
     """The company a request may act on: a key bound to a company acts on that company only —
     `requested` must be it when the client `sent` one (403 otherwise), and is it when not."""

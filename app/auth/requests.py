@@ -24,6 +24,7 @@ _SCOPE_OF: dict[str, tuple[str, str]] = {
     "budgets": ("read", "admin"),
     "alerts": ("read", "read"),
     "insight": ("read", "read"),
+    "metrics": ("read", "read"),  # and a key spanning every company (app.api.metrics)
 }
 
 
