@@ -57,6 +57,9 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     _document_gunicorns_414(api)
     register_errors(app)
     from app.api import metrics as metrics_api
+    from app.api import otlp
+
+    app.register_blueprint(otlp.bp)  # POST /v1/traces: OTLP's protocol, not in the OpenAPI document
 
     metrics_api.init_app(app)  # GET /metrics, and the ingest requests it counts (not in the OpenAPI document)
 

@@ -3,7 +3,8 @@
 PostgreSQL's text cannot hold a NUL character, and a lone UTF-16 surrogate (``"\\ud800"`` in JSON)
 is not text at all: both once reached the database and came back as 500s. Here they are a 400
 naming where they were — the path, a query parameter or a field of the body (``calls.3.userId``)
-— before anything runs. A body sent as something other than JSON is a 415.
+— before anything runs. A body sent as something other than JSON is a 415, unless its endpoint reads
+bodies of its own formats (:func:`raw_body`: OTLP's protobuf).
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ def _walk(value: Any, path: str) -> tuple[str, str] | None:
     return None
 
 
+def first_text_problem(parsed: Any) -> tuple[str, str] | None:
+    """(where, why) of the first string in `parsed` (key or value) PostgreSQL could not store."""
+    return _walk(parsed, "")
+
+
+def raw_body(view: Any) -> Any:
+    """Mark a view that reads its body itself, in formats of its own: not held to JSON here."""
+    view.raw_body = True
+    return view
+
+
 def check_json_text(raw: bytes, parsed: Any) -> None:
     """Abort with 400 when a body's text holds what PostgreSQL cannot store."""
     if _SUSPECT.search(raw) and (found := _walk(parsed, "")):
@@ -67,7 +79,8 @@ def _check_request() -> None:
             if problem := text_problem(value):
                 abort(400, message=f"{key!r}: {problem}", errors={"query": {key: [problem]}})
     if request.method in _BODY_METHODS and (request.content_length or request.headers.get("Transfer-Encoding")) \
-            and not request.is_json:
+            and not request.is_json and not getattr(flask.current_app.view_functions.get(request.endpoint), "raw_body",
+                                                    False):
         abort(415, message=f"The body must be JSON, sent with Content-Type: application/json "
                            f"(got {request.mimetype or 'no Content-Type'}).")
 

@@ -19,6 +19,7 @@ PUBLIC = frozenset({"health.healthz", "api-docs.openapi_json", "static", "dashbo
 # Blueprint → scope, for reads (GET) and for changes (any other method).
 _SCOPE_OF: dict[str, tuple[str, str]] = {
     "ingest": ("ingest", "ingest"),
+    "otlp": ("ingest", "ingest"),  # POST /v1/traces (OpenTelemetry export)
     "analytics": ("read", "read"),
     "prices": ("read", "admin"),
     "budgets": ("read", "admin"),
