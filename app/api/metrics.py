@@ -17,7 +17,7 @@ from app.metrics.ingest_requests import IngestRequests
 bp = flask.Blueprint("metrics", __name__)
 
 # The ingest routes whose requests are counted and timed, by endpoint name, and their label.
-INGEST_ROUTES = {"ingest.record_call": "single", "ingest.record_batch": "batch"}
+INGEST_ROUTES = {"ingest.record_call": "single", "ingest.record_batch": "batch", "otlp.export_traces": "otlp"}
 
 
 @bp.get("/metrics")
@@ -29,7 +29,7 @@ def metrics() -> flask.Response:
 
 
 def init_app(app: flask.Flask) -> None:
-    """After the ingest blueprint is registered: serve /metrics and count ingest requests."""
+    """After the ingest and otlp blueprints are registered: serve /metrics and count ingest requests."""
     exposition.check_mode()
     app.register_blueprint(bp)
     app.extensions["ledger_metrics"] = stored.Cached(app.config["LEDGER_SETTINGS"].metrics_cache_seconds)

@@ -21,7 +21,7 @@ NAMESPACE = "llm_ledger"
 # garbage-collector metrics do not exist in multiprocess mode: the answer is the same in both).
 PROCESS = CollectorRegistry()
 
-INGEST_ENDPOINTS = ("single", "batch")  # POST /api/calls, POST /api/calls/batch
+INGEST_ENDPOINTS = ("single", "batch", "otlp")  # POST /api/calls, POST /api/calls/batch, POST /v1/traces
 CALL_OUTCOMES = ("stored", "duplicate")
 DELIVERY_OUTCOMES = ("delivered", "failed", "no_webhook")  # app.alerts.delivery's outcomes
 # About 1 ms to 10 s: a single call written with its group takes milliseconds, a 10,000-call
@@ -29,7 +29,7 @@ DELIVERY_OUTCOMES = ("delivered", "failed", "no_webhook")  # app.alerts.delivery
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 INGEST_REQUESTS = Counter(
-    "ingest_requests", "Ingest requests answered, by endpoint (single, batch) and HTTP status code.",
+    "ingest_requests", "Ingest requests answered, by endpoint (single, batch, otlp) and HTTP status code.",
     ("endpoint", "code"), namespace=NAMESPACE, registry=PROCESS)
 INGEST_CALLS = Counter(
     "ingest_calls", "Calls in successful ingest answers: stored (new) or duplicate (a retry of a stored "
