@@ -556,3 +556,18 @@ def test_hostile_bodies_never_get_a_5xx(client, session, hostile, encoding):
     assert response.status_code in (200, 400), (response.status_code, response.data[:300])
     if response.status_code == 200:
         assert calls_of(session) == []
+
+
+def test_exports_are_counted_in_the_metrics_as_the_otlp_endpoint(client):
+    from tests.test_metrics import delta, scrape
+
+    before = scrape(client)
+    for request in (export(chat(1), chat(2)), export(chat(1))):
+        answer(post(client, request))
+    assert post(client, b"\xff", fmt=PROTOBUF).status_code == 400
+    after = scrape(client)
+    calls, requests = "llm_ledger_ingest_calls_total", "llm_ledger_ingest_requests_total"
+    assert delta(after, before, calls, endpoint="otlp", outcome="stored") == 2
+    assert delta(after, before, calls, endpoint="otlp", outcome="duplicate") == 1
+    assert delta(after, before, requests, endpoint="otlp", code="200") == 2
+    assert delta(after, before, requests, endpoint="otlp", code="400") == 1

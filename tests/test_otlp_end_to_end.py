@@ -283,6 +283,25 @@ def test_hand_made_genai_spans_through_the_sdk_and_exporter_and_an_export_sent_a
     provider.shutdown()
 
 
+def test_the_exporter_configured_by_the_standard_variables_sends_the_key(ledger, engine, monkeypatch):
+    """As README says to configure it: OTEL_EXPORTER_OTLP_ENDPOINT, _HEADERS (URL-encoded), _COMPRESSION."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", ledger.url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer%20{ledger.key}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    seen = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "from-variables"}))
+    provider.add_span_processor(SimpleSpanProcessor(seen))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    with provider.get_tracer("tests.otlp").start_as_current_span("chat gpt-4o", attributes={
+            "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 10}):
+        pass
+    provider.shutdown()  # flushes the batch
+    [span] = seen.get_finished_spans()
+    call = stored(engine, span)
+    assert call is not None and (call.assistant_id, call.input_tokens, call.output_tokens) == ("from-variables", 100, 10)
+
+
 def test_the_exporter_with_a_wrong_key_is_refused_and_nothing_is_stored(ledger, engine):
     seen = InMemorySpanExporter()
     provider = TracerProvider()
