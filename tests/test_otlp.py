@@ -235,9 +235,16 @@ def test_a_failed_span_is_a_failed_call_with_its_error(client, session):
         (False, "rate limited"), (False, "error"), (True, None)]
 
 
-def test_an_error_message_longer_than_the_ledger_keeps_is_cut_not_refused(client, session):
-    answer(post(client, export(chat(1, error="x" * 20_000))))
+def test_an_error_message_the_ledger_cannot_keep_whole_is_cut_not_refused(client, session):
+    answer(post(client, export(chat(1, error="x" * 20_000), chat(2, error="bad\x00byte"))))
     assert stored(session).error_message == "x" * 10_000
+    assert stored(session, 2).error_message == "badbyte"
+    document = otlp_json(export(chat(3, error="lone SURROGATE")))  # (the message classes refuse one)
+    status = document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["status"]
+    status["message"] = status["message"].replace("SURROGATE", "\ud800 surrogate")
+    refused = post(client, document, fmt=JSON)  # not text at all: the whole body is malformed
+    assert refused.status_code == 400 and "Unpaired surrogate" in refused.get_json()["message"]
+    assert stored(session, 3) is None
 
 
 def test_service_tier_of_the_response_is_priced(client, session):

@@ -8,7 +8,8 @@ A span is a model call when it carries a provider (`gen_ai.provider.name`, or th
 Every other span is ignored. What the call holds:
 
 - tokens: the `gen_ai.usage.*` attributes (:data:`app.otlp.conventions.TOKENS`); absent counts are 0;
-- success: the span's status is not ERROR; the error is `error.type` and the status message;
+- success: the span's status is not ERROR; the error is `error.type` and the status message (cut
+  to fit, NULs dropped: a call is not lost for its error's text);
 - timestamp: the span's start (UTC, to the microsecond); durationMs: end − start, rounded;
 - requestId: ``otel-<trace id>-<span id>`` (hex): a span exported again is the same call;
 - company, user, assistant, endpoint and metadata: from the attributes the mapping names
@@ -125,8 +126,10 @@ def _call(span: Span, attributes: dict[str, AnyValue], resource: dict[str, AnyVa
     if not body["success"]:
         error_type = attributes.get(conventions.ERROR_TYPE)
         parts = [str(_python(error_type)) if error_type is not None else "", span.status.message]
-        put("error", ": ".join(part for part in parts if part)[:max_error_chars] or "error",
-            "error.type and status.message")
+        # Descriptive text, made to fit rather than refused: cut to the ledger's bound, without NULs
+        # (which PostgreSQL cannot store; a lone surrogate never gets this far: the decoders refuse it).
+        error = ": ".join(part for part in parts if part).replace("\x00", "")
+        put("error", error[:max_error_chars] or "error", "error.type and status.message")
     put("requestId", f"{REQUEST_ID_PREFIX}{span.trace_id.hex()}-{span.span_id.hex()}", "traceId and spanId")
 
     company = _lookup(mapping.company, attributes, resource)
