@@ -578,3 +578,29 @@ def test_exports_are_counted_in_the_metrics_as_the_otlp_endpoint(client):
     assert delta(after, before, calls, endpoint="otlp", outcome="duplicate") == 1
     assert delta(after, before, requests, endpoint="otlp", code="200") == 2
     assert delta(after, before, requests, endpoint="otlp", code="400") == 1
+
+
+HOSTILE_VALUES = [["a", 1], {"k": "v"}, b"\x00\xff", True, float("nan"), float("inf"), -(2**63), 2**63 - 1, 0.5, "",
+                  "\x00", "x" * 100_000]
+
+
+@pytest.mark.parametrize("attribute", [
+    "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model", "gen_ai.response.model", "gen_ai.operation.name",
+    "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.reasoning.output_tokens", "openai.response.service_tier",
+    "error.type", "ledger.company_id", "tenant.id", "enduser.id", "gen_ai.agent.id", "gen_ai.agent.name",
+    "service.name", "http.route"])
+def test_any_value_of_any_attribute_read_is_stored_rejected_or_ignored_never_a_5xx(make_client, session, attribute):
+    """Each attribute the mapping reads, with values of every type and extreme: on the span and on its
+    resource, with a platform key and a company's key."""
+    for trace, client in ((b"\x01" * 16, make_client()), (b"\x02" * 16, make_client("acme", scopes="ingest"))):
+        for n, hostile in enumerate(HOSTILE_VALUES, start=1):
+            request = export(chat(n, trace=trace, error="failed", **{attribute: hostile}),
+                             resource={"service.name": "checkout", attribute: hostile})
+            response = post(client, request)
+            assert response.status_code == 200, (hostile, response.data[:300])
+            partial = answer(response).partial_success
+            assert partial.rejected_spans in (0, 1)
+            assert (stored(session, n, trace) is not None) or partial.rejected_spans == 1 or attribute in (
+                "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model", "gen_ai.response.model",
+                "gen_ai.operation.name")  # (a model or provider that is no value: not a model call)

@@ -114,8 +114,9 @@ def _call(span: Span, attributes: dict[str, AnyValue], resource: dict[str, AnyVa
             put(name, _count(found[1]), found[0])
     body.setdefault("inputTokens", 0)  # a span without usage (a failed call, often) used none we know of
     body.setdefault("outputTokens", 0)
-    if (tier := _first(attributes, conventions.SERVICE_TIER)) and _python(tier[1]) in SERVICE_TIERS:
-        put("serviceTier", _python(tier[1]), tier[0])  # "default", "auto", "scale"…: the standard tier
+    tier = _first(attributes, conventions.SERVICE_TIER)
+    if tier is not None and isinstance(name := _python(tier[1]), str) and name in SERVICE_TIERS:
+        put("serviceTier", name, tier[0])  # otherwise ("default", "auto", "scale"…) the standard tier
 
     put("timestamp", (EPOCH + timedelta(microseconds=span.start_time_unix_nano // 1000)).isoformat(),
         "startTimeUnixNano")
@@ -132,7 +133,6 @@ def _call(span: Span, attributes: dict[str, AnyValue], resource: dict[str, AnyVa
         put("error", error[:max_error_chars] or "error", "error.type and status.message")
     put("requestId", f"{REQUEST_ID_PREFIX}{span.trace_id.hex()}-{span.span_id.hex()}", "traceId and spanId")
 
-    company = _lookup(mapping.company, attributes, resource)
     if bound_company is not None:
         # Every company the span or its resource names must be the key's, not only the one that would win.
         for key in mapping.company:
@@ -142,7 +142,7 @@ def _call(span: Span, attributes: dict[str, AnyValue], resource: dict[str, AnyVa
                     raise _Rejected(f"{where} attribute {key} names company {_short(named[1])}, but this API key "
                                     f"writes for company {bound_company!r} only.")
         put("companyId", bound_company, "the API key's company")
-    elif company is not None:
+    elif company := _lookup(mapping.company, attributes, resource):
         put("companyId", company[1], company[0])
     for name, keys in (("userId", mapping.user), ("assistantId", mapping.assistant_id),
                        ("assistantName", mapping.assistant_name), ("endpoint", mapping.endpoint)):
