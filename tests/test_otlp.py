@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from google.protobuf import json_format
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTraceServiceRequest,
                                                                       ExportTraceServiceResponse)
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
@@ -604,3 +606,36 @@ def test_any_value_of_any_attribute_read_is_stored_rejected_or_ignored_never_a_5
             assert (stored(session, n, trace) is not None) or partial.rejected_spans == 1 or attribute in (
                 "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model", "gen_ai.response.model",
                 "gen_ai.operation.name")  # (a model or provider that is no value: not a model call)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.sampled_from(["resource", "span", "status", "attribute", "value", "root"]), junk=json_values,
+       key=st.sampled_from(["attributes", "traceId", "spanId", "startTimeUnixNano", "endTimeUnixNano", "status",
+                            "code", "message", "intValue", "doubleValue", "stringValue", "arrayValue", "kvlistValue",
+                            "scopeSpans", "spans", "resource", "key", "value", "x"]))
+def test_otlp_json_with_junk_anywhere_is_200_or_400(client, where, junk, key):
+    document = otlp_json(export(chat(1)))
+    resource = document["resourceSpans"][0]
+    span_json = resource["scopeSpans"][0]["spans"][0]
+    target = {"root": document, "resource": resource, "span": span_json, "status": span_json["status"],
+              "attribute": span_json["attributes"][0], "value": span_json["attributes"][0]["value"]}[where]
+    target[key] = junk
+    response = post(client, document, fmt=JSON)
+    assert response.status_code in (200, 400), (response.status_code, response.data[:300])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_protobuf_with_bytes_changed_anywhere_is_200_or_400(client, data):
+    body = bytearray(export(chat(1, **{"enduser.id": "u", "gen_ai.usage.reasoning.output_tokens": 7}),
+                            chat(2, error="x")).SerializeToString())
+    for _ in range(data.draw(st.integers(1, 4))):
+        body[data.draw(st.integers(0, len(body) - 1))] = data.draw(st.integers(0, 255))
+    response = post(client, bytes(body))
+    assert response.status_code in (200, 400), (response.status_code, response.data[:300])
