@@ -33,8 +33,6 @@ bp = flask.Blueprint("otlp", __name__)
 
 _CALL_IN = CallInSchema()
 _MAX_ERROR = next(v.max for v in _CALL_IN.fields["error"].validators if isinstance(v, validate.Length))
-# Rejected spans named in an answer's error_message (and the log); the rest are counted.
-_NAMED = 10
 
 
 @bp.post("/v1/traces")
@@ -57,14 +55,11 @@ def export_traces() -> flask.Response:
         duplicates = sum(result.duplicate for result in results)
         stored = len(results) - duplicates
         instruments.ingest_calls("otlp", stored=stored, duplicates=duplicates)
-    message = ""
     if rejected:
-        message = (f"{len(rejected)} GenAI span(s) not stored: " + "; ".join(rejected[:_NAMED])
-                   + (f"; and {len(rejected) - _NAMED} more" if len(rejected) > _NAMED else ""))
-        log.warning("OTLP export: %s", message)
+        log.warning("OTLP export: %s", wire.rejection(rejected))
     log.info("OTLP export: %d spans, %d model calls stored, %d duplicates, %d rejected, %d ignored",
              mapped.spans, stored, duplicates, len(rejected), mapped.ignored)
-    return flask.Response(wire.answer(fmt, len(rejected), message), content_type=fmt)
+    return flask.Response(wire.answer(fmt, rejected), content_type=fmt)
 
 
 def _validated(mapped: spans.Mapped) -> tuple[list[NewCall], list[str]]:

@@ -131,12 +131,23 @@ def _convert(holder: Any, where: str, names: tuple[str, ...]) -> None:
                 raise WireError(400, f"{where}.{name}: not a hex string ({value[:40]!r}).") from None
 
 
-def answer(fmt: str, rejected: int = 0, message: str = "") -> bytes:
-    """The `ExportTraceServiceResponse` body; `partial_success` only when something was rejected."""
+# Rejected spans named in an answer's error_message; the rest are counted.
+NAMED = 10
+
+
+def rejection(rejected: list[str]) -> str:
+    """The error message of a partial success: how many spans were rejected, the first ones and why."""
+    return (f"{len(rejected)} GenAI span(s) not stored: " + "; ".join(rejected[:NAMED])
+            + (f"; and {len(rejected) - NAMED} more" if len(rejected) > NAMED else ""))
+
+
+def answer(fmt: str, rejected: list[str]) -> bytes:
+    """The `ExportTraceServiceResponse` body: `partial_success` only when spans were `rejected` (each
+    a message saying which and why)."""
     response = ExportTraceServiceResponse()
-    if rejected or message:
-        response.partial_success.CopyFrom(ExportTracePartialSuccess(rejected_spans=rejected,
-                                                                    error_message=_text(message)))
+    if rejected:
+        response.partial_success.CopyFrom(ExportTracePartialSuccess(rejected_spans=len(rejected),
+                                                                    error_message=_text(rejection(rejected))))
     if fmt == PROTOBUF:
         return response.SerializeToString()
     return json.dumps(json_format.MessageToDict(response)).encode("ascii")
