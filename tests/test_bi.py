@@ -404,6 +404,22 @@ def test_running_the_command_again_refreshes_the_role_and_refuses_what_would_wid
     assert bi.cli("bi-role", bi.role_name("nobody"), "--drop").exit_code != 0
     assert bi.cli("bi-role").exit_code != 0
 
+    with bi.engine.begin() as conn:  # a view reading with its owner's privileges would show every row
+        conn.execute(text("CREATE VIEW bi.leaky AS SELECT company_id FROM llm_call_log"))
+    refused = bi.cli("bi-role", name, "--company", A)
+    assert refused.exit_code != 0 and "leaky" in refused.output and "security_invoker" in refused.output
+    with bi.engine.begin() as conn:
+        conn.execute(text("DROP VIEW bi.leaky"))
+        conn.execute(text("CREATE TABLE unprotected (company_id text)"))
+        conn.execute(text("CREATE VIEW bi.unprotected WITH (security_invoker = true) AS SELECT * FROM unprotected"))
+    refused = bi.cli("bi-role", name, "--company", A)
+    assert refused.exit_code != 0 and "public.unprotected, which has no row-level security" in refused.output
+    with bi.engine.begin() as conn:
+        conn.execute(text("DROP VIEW bi.unprotected"))
+        conn.execute(text("DROP TABLE unprotected"))
+    assert bi.owner_rows("SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = :n "
+                         "AND table_name IN ('leaky', 'unprotected')", n=name) == [(0,)]
+
     listed = bi.cli("bi-role", "--list")
     assert listed.exit_code == 0 and name in listed.output and A in listed.output
 

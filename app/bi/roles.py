@@ -9,8 +9,9 @@ the views, and — since the views run with their reader's privileges (``securit
 (``information_schema.view_column_usage``): never ``api_key``, the partitions of
 ``llm_call_log``, or a column no view shows. On each of those tables it gets a SELECT policy of
 its own, named after it: the rows of the company its ``bi_role`` row names
-(:data:`app.bi.COMPANY_ROWS`), or every row for a role made without a company. A table without
-row-level security, or without a known filter, is never granted. ``bi_role`` records the roles
+(:data:`app.bi.COMPANY_ROWS`), or every row for a role made without a company. Nothing is granted
+while ``bi`` holds anything but ``security_invoker`` views, or a view reads a table without
+row-level security or a known filter. ``bi_role`` records the roles
 made and their companies; each role may read its own row there.
 
 Making a role that exists refreshes it: its attributes, policies and grants are set again from
@@ -228,6 +229,14 @@ def _grant_reading(db: _Raw, name: str, company_id: str | None) -> None:
             raise BiRoleError(f"the views of {SCHEMA} read {schema}.{table}, which has no row-level security "
                               "for BI roles: nothing granted (a migration must enable it, app.bi.COMPANY_ROWS "
                               "say which rows a company sees)")
+    # A view that reads with its owner's privileges would show every row: the schema holds none.
+    definer = [relation for (relation,) in db.rows(
+        "SELECT relname FROM pg_class WHERE relnamespace = to_regnamespace(%s) "
+        "AND relkind IN ('r', 'p', 'v', 'm', 'f') "
+        "AND NOT coalesce('security_invoker=true' = ANY (reloptions), false) ORDER BY 1", (SCHEMA,))]
+    if definer:
+        raise BiRoleError(f"{SCHEMA} holds {', '.join(definer)}, which would read with its owner's privileges "
+                          "(every company's rows): only security_invoker views may be granted")
     db.run(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(db.database), role))
     db.run(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), role))
     db.run(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), role))
