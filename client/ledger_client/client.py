@@ -31,7 +31,9 @@ UNKNOWN = "unknown"  # model (or provider) of a failed call nothing told
 _PROVIDER_OF_MODULE = (("openai", "openai"), ("anthropic", "anthropic"), ("google.genai", "google"),
                        ("google.generativeai", "google"))
 
-_Who = Dict[str, Any]  # the call's attribution: user, assistant, assistant_name, endpoint, company, metadata…
+# A call's attribution (user, assistant, assistant_name, endpoint, company, metadata), provider and model
+# that override the response's (track's), and provider_hint and model_hint for what it does not say (timed's).
+_Who = Dict[str, Any]
 
 
 class LedgerClient:
@@ -74,25 +76,10 @@ class LedgerClient:
         counted). `provider`/`model` override what the response says (e.g. "azure" for Azure
         OpenAI). `response=None` with `success=False` records a failed call with no tokens.
         Never raises, never waits."""
-        try:
-            who = dict(user=user, assistant=assistant, assistant_name=assistant_name, endpoint=endpoint,
-                       company=company, provider=provider, model=model, metadata=metadata)
-            if response is None:
-                if success:
-                    self._sender.count("unreadable")
-                    logger.warning("ledger_client: track(None) without success=False: nothing to record")
-                    return None
-                return self._failure(error, who, duration_ms=duration_ms, timestamp=timestamp, request_id=request_id)
-            reading = read(response)
-            if reading is None or not reading.usage:
-                self._sender.count("unreadable")
-                self._sender.log.log(30, "unreadable", "ledger_client: cannot read the usage of a %s; not recorded",
-                                     type(response).__name__)
-                return None
-            return self._record(reading, who, duration_ms=duration_ms, timestamp=timestamp, request_id=request_id,
-                                success=success and reading.success, error=error if error is not None else reading.error)
-        except Exception:
-            return self._internal_error()
+        who = dict(user=user, assistant=assistant, assistant_name=assistant_name, endpoint=endpoint,
+                   company=company, provider=provider, model=model, metadata=metadata)
+        return self._track(response, who, duration_ms=duration_ms, timestamp=timestamp, request_id=request_id,
+                           success=success, error=error)
 
     def track_stream(self, stream: Any, *, user: Optional[str] = None, assistant: Optional[str] = None,
                      assistant_name: Optional[str] = None, endpoint: Optional[str] = None,
@@ -117,6 +104,8 @@ class LedgerClient:
               metadata: Optional[Dict[str, Any]] = None) -> Timed:
         """A decorator and a context manager that times an SDK call and records it — or, when it
         raises, records a failed call with the error and re-raises the exception unchanged.
+        `provider` and `model` are for what the response does not say (a failed call's model is
+        otherwise the wrapped call's `model=` argument, its provider the SDK that raised).
 
             create = ledger.timed(user="u1")(openai_client.chat.completions.create)
             create(model="gpt-4o", messages=[...])             # recorded; streams too
@@ -125,7 +114,7 @@ class LedgerClient:
                 call.track(openai_client.chat.completions.create(model="gpt-4o", messages=[...]))
         """
         return Timed(self, dict(user=user, assistant=assistant, assistant_name=assistant_name, endpoint=endpoint,
-                                company=company, provider=provider, model=model, metadata=metadata))
+                                company=company, provider_hint=provider, model_hint=model, metadata=metadata))
 
     # --- the queue ---
 
@@ -165,12 +154,33 @@ class LedgerClient:
 
     # --- making calls ---
 
+    def _track(self, response: Any, who: _Who, *, duration_ms: Optional[float] = None,
+               timestamp: Optional[datetime] = None, request_id: Optional[str] = None, success: bool = True,
+               error: Any = None) -> Optional[str]:
+        try:
+            if response is None:
+                if success:
+                    self._sender.count("unreadable")
+                    logger.warning("ledger_client: track(None) without success=False: nothing to record")
+                    return None
+                return self._failure(error, who, duration_ms=duration_ms, timestamp=timestamp, request_id=request_id)
+            reading = read(response)
+            if reading is None or not reading.usage:
+                self._sender.count("unreadable")
+                self._sender.log.log(30, "unreadable", "ledger_client: cannot read the usage of a %s; not recorded",
+                                     type(response).__name__)
+                return None
+            return self._record(reading, who, duration_ms=duration_ms, timestamp=timestamp, request_id=request_id,
+                                success=success and reading.success, error=error if error is not None else reading.error)
+        except Exception:
+            return self._internal_error()
+
     def _record(self, reading: Reading, who: _Who, *, duration_ms: Optional[float], timestamp: Optional[datetime],
                 request_id: Optional[str], success: bool, error: Any,
                 extra_metadata: Optional[Dict[str, Any]] = None) -> Optional[str]:
-        call: Dict[str, Any] = {
-            "provider": who.get("provider") or reading.provider or UNKNOWN,
-            "model": who.get("model") or reading.model or UNKNOWN,
+        call: Dict[str, Any] = {  # what the caller says, else what the response says, else what is known
+            "provider": who.get("provider") or reading.provider or who.get("provider_hint") or UNKNOWN,
+            "model": who.get("model") or reading.model or who.get("model_hint") or UNKNOWN,
         }
         if reading.usage:
             call["usage"], call["usageFormat"] = reading.usage, reading.usage_format
@@ -188,9 +198,9 @@ class LedgerClient:
     def _failure(self, error: Any, who: _Who, *, duration_ms: Optional[float], timestamp: Optional[datetime],
                  request_id: Optional[str] = None, hint: Optional[Any] = None) -> Optional[str]:
         """A failed call: no tokens; provider and model from what is known."""
-        provider = who.get("provider") or _provider_of(error) or _provider_of(hint) or UNKNOWN
-        reading = Reading(provider, who.get("model") or UNKNOWN, None, None)
-        return self._record(reading, {**who, "provider": provider}, duration_ms=duration_ms, timestamp=timestamp,
+        provider = who.get("provider") or who.get("provider_hint") or _provider_of(error) or _provider_of(hint)
+        reading = Reading(provider, who.get("model") or who.get("model_hint"), None, None)
+        return self._record(reading, who, duration_ms=duration_ms, timestamp=timestamp,
                             request_id=request_id, success=False, error=error if error is not None else "failed")
 
     def _enqueue(self, call: Dict[str, Any], who: _Who, *, duration_ms: Optional[float],
@@ -222,12 +232,12 @@ class LedgerClient:
         duration_ms = (time.perf_counter() - started) * 1000
         found = reading.reading
         if error is not None and not (found and found.usage):
-            self._failure(error, {**who, "model": who.get("model") or (found.model if found else None),
-                                  "provider": who.get("provider") or (found.provider if found else None)},
+            self._failure(error, {**who, "model_hint": (found.model if found else None) or who.get("model_hint"),
+                                  "provider_hint": (found.provider if found else None) or who.get("provider_hint")},
                           duration_ms=duration_ms, timestamp=timestamp)
             return
         if found is None:
-            found = Reading(who.get("provider"), who.get("model"), None, None)
+            found = Reading(None, None, None, None)
         extra: Dict[str, Any] = {}
         if not complete and error is None:
             extra["streamIncomplete"] = True  # closed, or left, by the caller before its end
@@ -305,8 +315,7 @@ class Timed:
             elif exc is not None and isinstance(exc, Exception):
                 self._client._failure(exc, self._who, duration_ms=duration_ms, timestamp=self._timestamp)
             elif self._response is not None:
-                self._client.track(self._response, duration_ms=duration_ms, timestamp=self._timestamp,
-                                   **_track_args(self._who))
+                self._client._track(self._response, self._who, duration_ms=duration_ms, timestamp=self._timestamp)
             elif exc is None:
                 self._client._sender.count("unreadable")
                 logger.warning("ledger_client: a timed() block ended without call.track(response); nothing recorded")
@@ -326,16 +335,16 @@ class Timed:
         client, who = self._client, self._who
 
         def before(kwargs: Dict[str, Any]) -> _Who:
-            model = kwargs.get("model")
-            return {**who, "model": who.get("model") or (model if isinstance(model, str) else None)}
+            model = kwargs.get("model")  # the SDKs' model= (a failed call's model, if timed() was not told one)
+            return {**who, "model_hint": who.get("model_hint") or (model if isinstance(model, str) else None)}
 
         def after(result: Any, call_who: _Who, started: float, timestamp: datetime) -> Any:
             try:
                 kind = kind_of_result(result)
                 if kind in ("stream", "async_stream", "manager"):
                     return client._wrap(result, kind, call_who, started, timestamp)
-                client.track(result, duration_ms=(time.perf_counter() - started) * 1000, timestamp=timestamp,
-                             **_track_args(call_who))
+                client._track(result, call_who, duration_ms=(time.perf_counter() - started) * 1000,
+                              timestamp=timestamp)
             except Exception:
                 client._internal_error()
             return result
@@ -381,11 +390,6 @@ async def _awaited(awaitable: Any, after: Callable[..., Any], failed: Callable[.
         failed(exc, who, started, timestamp)
         raise
     return after(result, who, started, timestamp)
-
-
-def _track_args(who: _Who) -> Dict[str, Any]:
-    return {key: who.get(key) for key in ("user", "assistant", "assistant_name", "endpoint", "company", "provider",
-                                          "model", "metadata")}
 
 
 def _provider_of(thing: Any) -> Optional[str]:
