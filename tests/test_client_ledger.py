@@ -346,7 +346,7 @@ def test_calls_queued_at_exit_are_sent(ledger):
     assert len(ledger.rows(company)) == 25
 
 
-def test_a_forked_child_sends_its_own_calls_and_not_its_parents(ledger):
+def test_a_forked_child_sends_its_own_calls_and_not_its_parents_and_flushes_at_its_exit(ledger):
     company = ledger.company("fork")
     script = textwrap.dedent(f"""
         import json, os, sys
@@ -365,6 +365,11 @@ def test_a_forked_child_sends_its_own_calls_and_not_its_parents(ledger):
             print(json.dumps(client.stats()), flush=True)
             os._exit(0)
         os.waitpid(pid, 0)
+        import multiprocessing  # its children end with os._exit: no atexit, its own finalizers instead
+        worker = multiprocessing.get_context("fork").Process(target=client.track, args=(response,),
+                                                             kwargs={{"user": "multiprocessing"}})
+        worker.start()
+        worker.join()
         client.close(30)
         print(json.dumps(client.stats()))
     """)
@@ -372,7 +377,8 @@ def test_a_forked_child_sends_its_own_calls_and_not_its_parents(ledger):
     assert done.returncode == 0, done.stderr
     child, parent = (json.loads(line) for line in done.stdout.splitlines())
     assert (child["sent"], parent["sent"]) == (1, 3)
-    assert sorted(row.user_id for row in ledger.rows(company)) == ["child", "parent", "parent", "parent"]
+    assert sorted(row.user_id for row in ledger.rows(company)) == ["child", "multiprocessing", "parent", "parent",
+                                                                  "parent"]
 
 
 def _chat_completion():

@@ -12,6 +12,8 @@ from __future__ import annotations
 import atexit
 import functools
 import inspect
+import os
+import sys
 import time
 import uuid
 import weakref
@@ -225,6 +227,8 @@ class LedgerClient:
         call["requestId"] = request_id or str(uuid.uuid4())  # the idempotency key, the same in every retry
         if metadata:
             call["metadata"] = metadata
+        if _forked:
+            _close_at_exit_of_multiprocessing_child()
         return call["requestId"] if self._sender.put(call) else None
 
     def _stream_ended(self, who: _Who, started: float, timestamp: datetime, reading: StreamReading,
@@ -416,11 +420,38 @@ _EXIT_TIMEOUTS: "weakref.WeakKeyDictionary[Sender, float]" = weakref.WeakKeyDict
 
 
 def _close_at_exit() -> None:
-    for sender, timeout in list(_EXIT_TIMEOUTS.items()):
+    while _EXIT_TIMEOUTS:
         try:
+            sender, timeout = _EXIT_TIMEOUTS.popitem()
             sender.close(timeout)
+        except KeyError:
+            break
         except Exception:
             logger.exception("ledger_client: could not close at exit")
 
 
+_forked = False  # in a forked child that has not yet tracked a call
+
+
+def _forked_child() -> None:
+    global _forked
+    _forked = True
+
+
+def _close_at_exit_of_multiprocessing_child() -> None:
+    """At the first call tracked in a forked child: multiprocessing's children end with os._exit,
+    which skips atexit; the finalizers it runs before that close the clients instead. (Registered
+    now, not at the fork: multiprocessing clears them in the child before running its target.)"""
+    global _forked
+    _forked = False
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        try:
+            util.Finalize(None, _close_at_exit, exitpriority=0)
+        except Exception:
+            logger.debug("ledger_client: no multiprocessing finalizer", exc_info=True)
+
+
 atexit.register(_close_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
