@@ -45,7 +45,7 @@ class Reading:
 def field(obj: Any, *names: str) -> Any:
     """The first of `names` that `obj` has (as an attribute, or a key of a mapping) and is not None."""
     for name in names:
-        value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
         if value is not None:
             return value
     return None
@@ -63,11 +63,11 @@ def plain(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [plain(value) for value in obj]
     dump = getattr(obj, "model_dump", None)
-    if callable(dump):  # pydantic 2
+    if callable(dump):  # pydantic 2: plain JSON values already
         try:
-            return plain(dump(mode="json", exclude_none=True, warnings=False))
+            return dump(mode="json", exclude_none=True, warnings=False)
         except TypeError:  # an older model_dump without `warnings`
-            return plain(dump(mode="json", exclude_none=True))
+            return dump(mode="json", exclude_none=True)
     for name in ("to_dict", "dict"):  # pydantic 1, protobuf-style objects
         method = getattr(obj, name, None)
         if callable(method):
@@ -119,6 +119,14 @@ def read(obj: Any) -> Optional[Reading]:
         return reading
     if kind == "chunk" and field(obj, "chunk") is not None:  # openai's chat.completions.stream() events
         return read(field(obj, "chunk"))
+    if kind == "message":
+        return _anthropic(_text(field(obj, "model")), field(obj, "usage"), _text(field(obj, "id")))
+    kind_of_object = field(obj, "object")
+    if kind_of_object in ("chat.completion", "chat.completion.chunk"):
+        return Reading("openai", _text(field(obj, "model")), _usage(field(obj, "usage")), "openai-chat",
+                       _text(field(obj, "id")), _tier(field(obj, "service_tier")))
+    if kind_of_object == "response":
+        return _responses(obj, _text(field(obj, "model")), field(obj, "usage"), _text(field(obj, "id")))
     usage_metadata = field(obj, "usage_metadata", "usageMetadata")
     if usage_metadata is not None or field(obj, "model_version", "modelVersion") is not None \
             or field(obj, "candidates") is not None:
@@ -126,16 +134,9 @@ def read(obj: Any) -> Optional[Reading]:
         return Reading("google", _text(field(obj, "model_version", "modelVersion")),
                        camel_keys(usage) if usage else None, "gemini", _text(field(obj, "response_id", "responseId")))
     usage = field(obj, "usage")
-    model, response_id = _text(field(obj, "model")), _text(field(obj, "id"))
-    kind_of_object = field(obj, "object")
-    if kind_of_object in ("chat.completion", "chat.completion.chunk"):
-        return Reading("openai", model, _usage(usage), "openai-chat", response_id, _tier(field(obj, "service_tier")))
-    if kind_of_object == "response":
-        return _responses(obj, model, usage, response_id)
-    if kind == "message":
-        return _anthropic(model, usage, response_id)
     if usage is None:
         return None
+    model, response_id = _text(field(obj, "model")), _text(field(obj, "id"))
     # No `object` or `type` (e.g. an OpenAI-compatible server's answer as a dict): by the usage's fields.
     fields = _usage(usage) or {}
     if "prompt_tokens" in fields or "completion_tokens" in fields:

@@ -270,6 +270,8 @@ class Sender:
     def _next_batch(self) -> Optional[List[Queued]]:
         with self._lock:
             while True:
+                if self._closing and self._past_deadline():
+                    return None  # close() drops what is left, at once
                 if self._queue:
                     waited = time.monotonic() - self._queue[0].at
                     if len(self._queue) >= self.batch_size or self._flushers or self._closing \
