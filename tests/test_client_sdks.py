@@ -147,3 +147,23 @@ def test_timed_keeps_the_callers_exception_and_result_as_they_are(double):
     assert [call["success"] for call in calls] == [False, True, True]
     assert calls[0]["error"] == "KeyError: 'mine'" and (calls[0]["provider"], calls[0]["model"]) == ("openai", "gpt-4o")
     client.close(1)
+
+
+def test_only_what_the_sdk_raised_is_a_failed_call(double, providers):
+    client = LedgerClient(double.url, "key", flush_interval=0.01)
+    oai = openai.OpenAI(base_url=providers.url + "/v1", api_key="sk-test", max_retries=0)
+    with pytest.raises(ValueError):
+        with client.timed(user="raised-after") as call:
+            call.track(oai.chat.completions.create(model="gpt-4o", messages=[]))
+            raise ValueError("the caller's own")  # after the tokens were spent
+    with client.timed(user="consumed-after") as call:
+        stream = call.track(oai.chat.completions.create(model="gpt-4o", messages=[], stream=True,
+                                                        stream_options={"include_usage": True}))
+    assert len(list(stream)) == 5  # read after the block: recorded when it ends, complete
+    response = oai.chat.completions.create(model="gpt-4o", messages=[])
+    assert client.track_stream(response, user="not-a-stream") is response  # recorded as the response it is
+    calls = {call["userId"]: call for call in sent(client, double)}
+    assert set(calls) == {"raised-after", "consumed-after", "not-a-stream"}
+    assert all(call["success"] and call["usage"]["prompt_tokens"] == 12345 and "streamIncomplete" not in
+               call.get("metadata", {}) for call in calls.values())
+    client.close(1)

@@ -95,7 +95,11 @@ class LedgerClient:
         who = dict(user=user, assistant=assistant, assistant_name=assistant_name, endpoint=endpoint,
                    company=company, provider=provider, model=model, metadata=metadata)
         try:
-            return self._wrap(stream, kind_of_result(stream), who, started, timestamp)
+            kind = kind_of_result(stream)
+            if kind == "response":  # not a stream after all: recorded as the response it is
+                self._track(stream, who)
+                return stream
+            return self._wrap(stream, kind, who, started, timestamp)
         except Exception:
             self._internal_error()
             return stream
@@ -312,14 +316,16 @@ class Timed:
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
         try:
             duration_ms = (time.perf_counter() - (self._started or time.perf_counter())) * 1000
-            if isinstance(self._stream, (TrackedStream, AsyncTrackedStream)) and exc is not None:
-                self._stream._end(exc)
-            elif self._stream is not None:
-                pass  # recorded by the stream when it ends
-            elif exc is not None and isinstance(exc, Exception):
-                self._client._failure(exc, self._who, duration_ms=duration_ms, timestamp=self._timestamp)
+            # Only what the SDK call raised is a failed call: an exception of the caller's own after
+            # the response came is not (the tokens were spent); it goes on unchanged either way.
+            if self._stream is not None:
+                if exc is not None and isinstance(self._stream, (TrackedStream, AsyncTrackedStream)):
+                    self._stream._end()  # left by an exception (a stream's own has ended it already)
+                # else: recorded by the stream when it ends, which may be after this block
             elif self._response is not None:
                 self._client._track(self._response, self._who, duration_ms=duration_ms, timestamp=self._timestamp)
+            elif exc is not None and isinstance(exc, Exception):
+                self._client._failure(exc, self._who, duration_ms=duration_ms, timestamp=self._timestamp)
             elif exc is None:
                 self._client._sender.count("unreadable")
                 logger.warning("ledger_client: a timed() block ended without call.track(response); nothing recorded")
