@@ -58,14 +58,14 @@ def test_a_ledger_that_hangs_blocks_neither_track_nor_close_beyond_its_timeout(d
     client.track(RESPONSE)
     time.sleep(0.2)  # its batch is now in flight, and hanging
     started = time.perf_counter()
-    for _ in range(1000):
-        client.track(RESPONSE)
+    for _ in range(300):
+        assert client.track(RESPONSE)  # queued, while the ledger keeps its batch
     assert time.perf_counter() - started < 0.5
     assert client.flush(0.2) is False
     started = time.perf_counter()
     assert client.close(1.0) is False
     assert time.perf_counter() - started < 3.0
-    assert client.stats()["dropped_at_close"] >= 1000
+    assert client.stats()["dropped_at_close"] >= 300
 
 
 def test_retry_until_the_ledger_answers_with_the_same_batch(double):
