@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from datetime import datetime
 from decimal import Decimal
 
@@ -99,6 +101,35 @@ def test_gemini_thinking_is_billed_as_output(client):
     body = post(client, provider="gemini", model=model, usage=usage).json  # "gemini" spells google
     # (8,000 - 2,048) * 0.3 + 2,048 * 0.03 micro-dollars of input; (400 + 1,200) * 2.5 of output.
     assert (body["inputCost"], body["outputCost"]) == ("0.00184704", "0.004")
+
+
+@pytest.mark.parametrize("explicit", [False, True])
+def test_google_genai_sdk_usage_dumped_in_snake_case_is_read_like_the_rest_form(client, session, explicit):
+    """google-genai's own type, dumped as a service would (`usage_metadata.model_dump()`): snake_case,
+    None for absent fields, details as a list of modality counts."""
+    from google.genai import types
+
+    _, model, rest_form, expected = CASES["gemini"]
+    usage = types.GenerateContentResponseUsageMetadata(
+        prompt_token_count=8_000, candidates_token_count=400, thoughts_token_count=1_200,
+        cached_content_token_count=2_048, total_token_count=9_600,
+        prompt_tokens_details=[types.ModalityTokenCount(modality=types.MediaModality.TEXT, token_count=8_000)])
+    dumped = json.loads(json.dumps(usage.model_dump(), default=str))  # as it travels: JSON
+    assert "prompt_token_count" in dumped and dumped["tool_use_prompt_token_count"] is None
+    extra = {"usageFormat": "gemini"} if explicit else {}
+    body = post(client, provider="google", model=model, usage=dumped, **extra)
+    assert body.status_code == 201, body.json
+    reference = post(client, provider="google", model=model, usage=rest_form, requestId="rest-form").json
+    row = stored(session, body.json["id"])
+    assert {column: getattr(row, column) for column in TOKEN_COLUMNS} == dict.fromkeys(TOKEN_COLUMNS, 0) | expected
+    assert (body.json["inputCost"], body.json["outputCost"], body.json["totalCost"]) == (
+        reference["inputCost"], reference["outputCost"], reference["totalCost"])
+
+
+def test_gemini_usage_in_both_spellings_at_once_is_refused(client, session):
+    usage = {"promptTokenCount": 10, "prompt_token_count": 12, "candidatesTokenCount": 5}
+    response = post(client, provider="google", model="gemini-2.5-flash", usage=usage)
+    assert response.status_code == 400 and "twice" in response.json["errors"]["json"]["usage"][0]
 
 
 def test_an_explicit_format_reads_what_detection_cannot(client, session):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.cli import (  # noqa: F401 (importing registers the commands)
-    alerts, budgets, dimensions, insight, keys, ledger, prices, reports, storage)
+    alerts, bi, budgets, dimensions, insight, keys, ledger, prices, reports, storage)
 from app.cli.common import costs
 
 

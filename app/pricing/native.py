@@ -13,6 +13,11 @@ themselves. How each format's fields map to ours (totals include their parts):
 | reasoning | ``completion_tokens_details.reasoning_tokens`` | ``output_tokens_details.reasoning_tokens`` | — (in ``output_tokens``) | ``thoughtsTokenCount`` |
 | output audio | ``completion_tokens_details.audio_tokens`` | — | — | ``candidatesTokensDetails[AUDIO]`` |
 
+Gemini's usage comes in two spellings, both read: the REST API's camelCase (``promptTokenCount``)
+and the google-genai SDK's snake_case (``usage_metadata.model_dump()``: ``prompt_token_count``,
+``candidates_token_count``, ``thoughts_token_count``, ``prompt_tokens_details[].token_count`` …,
+with ``None`` for what is absent). Mixing the two in one object is refused.
+
 Anthropic's ``input_tokens`` excludes cache reads and writes, OpenAI's ``prompt_tokens`` includes
 cached tokens, Gemini's ``candidatesTokenCount`` excludes thinking: the extractors add what each
 leaves out, so no token is dropped or counted twice.
@@ -40,9 +45,32 @@ class NativeUsageError(ValueError):
     """The usage object is not in a format we can read; the message says why."""
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _gemini_rest_form(usage: Any) -> Any:
+    """A Gemini usage object in the REST API's camelCase, from either spelling; ``None`` values
+    (what google-genai's model_dump() gives for absent fields) left out."""
+    if isinstance(usage, list):
+        return [_gemini_rest_form(item) for item in usage]
+    if not isinstance(usage, dict):
+        return usage
+    converted: dict[str, Any] = {}
+    for key, value in usage.items():
+        if value is None:
+            continue
+        name = _camel(key) if isinstance(key, str) else key
+        if name in converted:
+            raise NativeUsageError(f"Gemini usage names {name!r} twice (in camelCase and snake_case): send one spelling.")
+        converted[name] = _gemini_rest_form(value)
+    return converted
+
+
 def detect_format(provider: str, usage: dict[str, Any]) -> str:
     """The usage object's format, from its own field names and, where those agree, the provider."""
-    if "promptTokenCount" in usage or "candidatesTokenCount" in usage:
+    if {"promptTokenCount", "candidatesTokenCount", "prompt_token_count", "candidates_token_count"} & usage.keys():
         return "gemini"
     if "prompt_tokens" in usage or "completion_tokens" in usage:
         return "openai-chat"
@@ -61,6 +89,8 @@ def token_usage(provider: str, usage: dict[str, Any], usage_format: str | None =
     """Our token usage from a provider's usage object (format detected when not given)."""
     fmt = usage_format or detect_format(provider, usage)
     provider_id, flavor, key = FORMATS[fmt]
+    if fmt == "gemini":
+        usage = _gemini_rest_form(usage)
     try:
         _, extracted = genai_prices.data_snapshot.get_snapshot().find_provider(None, provider_id, None).extract_usage(
             {key: usage}, api_flavor=flavor)
