@@ -11,10 +11,11 @@ DB_URL = $${DATABASE_URL:-$$($(BIN)/python -m app.embedded_pg start)}
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e ./client  # the Python client (client/), which the tests use
 	touch $@
 
 ## Start the service on http://$(HOST):$(PORT): migrate, load the price catalog, serve.

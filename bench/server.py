@@ -20,11 +20,12 @@ WORKER_TIMEOUT_S = 300
 
 @contextlib.contextmanager
 def gunicorn(database_url: str, *, workers: int, log_path: Path,
-             app: str = "wsgi:app", env: dict[str, str] | None = None) -> Iterator[tuple[str, int, int]]:
+             app: str = "wsgi:app", env: dict[str, str] | None = None,
+             port: int | None = None) -> Iterator[tuple[str, int, int]]:
     """Yield (host, port, master pid) of a gunicorn serving `app` (with the settings `make run`
-    uses, and `env` added to the environment) once it answers ``/healthz``; its log (the app's
-    per-call lines included, as in production) goes to `log_path`."""
-    port = free_port()
+    uses, and `env` added to the environment) once it answers ``/healthz``, on `port` (a free one
+    by default); its log (the app's per-call lines included, as in production) goes to `log_path`."""
+    port = port or free_port()
     env = os.environ | {"DATABASE_URL": database_url} | (env or {})
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
