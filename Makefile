@@ -102,3 +102,9 @@ screenshots: install
 .PHONY: bench-dashboard
 bench-dashboard: install
 	$(BIN)/python -m bench.dashboard
+
+## The Python client's cost on the caller's path (track() against a synchronous POST per call) and
+## OTLP ingest against the batch API, one fresh database and gunicorn. See bench/clients.py.
+.PHONY: bench-clients
+bench-clients: install
+	$(BIN)/python -m bench.clients
