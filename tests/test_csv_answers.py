@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.calls import TS, post_call
+from tests.calls import post_call
 
 DATES = "startDate=2026-03-01&endDate=2026-03-31"
 
