@@ -2,7 +2,7 @@
 // that holds what a page shows, so that every view is a link (drill-downs are plain links).
 
 import { ApiError, apiKey, get, query, signIn, signOut, whenUnauthorized } from "./api.js";
-import { clear, h } from "./dom.js";
+import { clear } from "./dom.js";
 import { overview } from "./overview.js";
 import { peaks } from "./peaks.js";
 import { periodBar, periodOf, today } from "./period.js";
