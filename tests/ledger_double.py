@@ -11,19 +11,19 @@ import threading
 import urllib.error
 import urllib.request
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from bench.server import free_port
+from tests.local_http import LocalServer, send_json
 
 FORWARD = "forward"
 LOSE_ANSWER = "lose-answer"  # the ledger stores the batch; its answer never reaches the client
 
 
-class LedgerDouble:
+class LedgerDouble(LocalServer):
     def __init__(self, upstream: str | None = None) -> None:
+        super().__init__()
         self.upstream = upstream
-        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.script: deque[Any] = deque()
         self.bodies: list[dict] = []  # every request body, in order
@@ -31,36 +31,17 @@ class LedgerDouble:
         self.gate = threading.Event()  # cleared: requests wait (a ledger that hangs) until set
         self.gate.set()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> LedgerDouble:
-        double = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                double.gate.wait(30)
-                with double._lock:
-                    double.bodies.append(json.loads(raw))
-                    action = double.script.popleft() if double.script else FORWARD
-                double._answer(self, action, raw)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
+    def handle_post(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
+        self.gate.wait(30)
+        with self._lock:
+            self.bodies.append(json.loads(raw))
+            action = self.script.popleft() if self.script else FORWARD
+        self._answer(handler, action, raw)
 
     def stop(self) -> None:
         self.gate.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
 
     def request_ids(self) -> list[list[str]]:
         """The requestIds of each request, in order."""
@@ -96,10 +77,4 @@ class LedgerDouble:
     def _reply(self, handler: BaseHTTPRequestHandler, status: int, body: bytes,
                headers: dict[str, str] | None = None) -> None:
         self.answers.append(status)
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(body)
+        send_json(handler, body, status, headers)

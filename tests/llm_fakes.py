@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 
-from bench.server import free_port
+from tests.local_http import LocalServer, send_json
 
 # README's worked examples (gpt-4o, claude-sonnet-4-5 above 200k input, gemini-2.5-flash) and an o3 Responses call.
 OPENAI_CHAT_USAGE = {"prompt_tokens": 12345, "completion_tokens": 678, "total_tokens": 13023,
@@ -127,40 +125,19 @@ def gemini_chunks(model: str) -> list[dict]:
     return [first, generate_content(model, GEMINI_USAGE, "lo!")]
 
 
-class FakeProviders:
+class FakeProviders(LocalServer):
     """OpenAI (`/v1/chat/completions`, `/v1/responses`), Anthropic (`/v1/messages`) and Gemini
     (`/v1[beta]/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`) on one local port."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: list[tuple[str, dict]] = []
-        self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> FakeProviders:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                fake.requests.append((self.path, body))
-                fake._answer(self, self.path, body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def handle_post(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
+        body = json.loads(raw or b"{}")
+        self.requests.append((handler.path, body))
+        self._answer(handler, handler.path, body)
 
     def _answer(self, handler: BaseHTTPRequestHandler, path: str, body: dict) -> None:
         gemini = re.match(r"^/v1(?:beta)?/models/([^:]+):(generateContent|streamGenerateContent)", path)
@@ -195,12 +172,7 @@ class FakeProviders:
 
 
 def _json(handler: BaseHTTPRequestHandler, body: dict, status: int = 200) -> None:
-    data = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
+    send_json(handler, body, status)
 
 
 def _sse(handler: BaseHTTPRequestHandler, events: list[tuple[str | None, dict]], *, done: bool) -> None:

@@ -4,11 +4,10 @@ every request it gets, answers `status`, and can be stopped and started again on
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from bench.server import free_port
+from tests.local_http import LocalServer
 
 
 @dataclass(frozen=True)
@@ -17,34 +16,17 @@ class Received:
     body: bytes
 
 
-class Receiver:
+class Receiver(LocalServer):
+    protocol = "HTTP/1.0"
+
     def __init__(self) -> None:
-        self.port = free_port()
+        super().__init__()
         self.url = f"http://127.0.0.1:{self.port}/hooks/ledger"
         self.received: list[Received] = []
         self.status = 204
-        self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def handle_post(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        self.received.append(Received({k.lower(): v for k, v in handler.headers.items()}, body))
+        handler.send_response(self.status)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()

@@ -37,6 +37,7 @@ from app.auth.keys import create_key
 from app.models import ApiKey, LlmCall
 from bench.server import gunicorn
 from tests.committed import delete_company, partitions_restored
+from tests.local_http import send_json
 
 COMPANY = "otlp-end-to-end-test"
 KEY_NAME = "otlp end-to-end test"
@@ -81,12 +82,7 @@ class _FakeOpenAIHandler(BaseHTTPRequestHandler):
                                            "type": "server_error", "code": None}}
         else:
             status, body = 200, COMPLETION
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, body, status)
 
     def log_message(self, *args: Any) -> None:
         pass
