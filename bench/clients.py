@@ -19,29 +19,18 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench.server import gunicorn
-from tests.pg import fresh_database, server_url
-
-ROOT = Path(__file__).resolve().parent.parent
+from bench.service import fresh_service
 
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
-
-
-def _flask(url: str, *args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "costs", *args], cwd=ROOT, check=True,
-                          env=os.environ | {"DATABASE_URL": url}, capture_output=True, text=True).stdout
 
 
 def _post(base: str, key: str, path: str, body: bytes, content_type: str = "application/json") -> int:
@@ -166,19 +155,10 @@ def otlp_against_batch(base: str, key: str, engine) -> None:
 
 
 def main() -> int:
-    with server_url() as (server, where), fresh_database(server) as url:
-        print(f"database: {where}", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, check=True,
-                       env=os.environ | {"DATABASE_URL": url}, capture_output=True)
-        _flask(url, "prices", "sync")
-        key = _flask(url, "keys", "create", "--name", "bench-clients", "--scopes", "ingest,read").strip().splitlines()[-1]
-        engine = create_engine(url)
-        with tempfile.TemporaryDirectory() as scratch, \
-                gunicorn(url, workers=2, log_path=Path(scratch) / "gunicorn.log",
-                         env={"ALERT_DELIVERY": "off"}) as (host, port, _):
-            base = f"http://{host}:{port}"
-            caller_path(base, key, engine)
-            otlp_against_batch(base, key, engine)
+    with fresh_service("bench-clients", "ingest,read") as service:
+        engine = create_engine(service.database_url)
+        caller_path(service.base, service.key, engine)
+        otlp_against_batch(service.base, service.key, engine)
         engine.dispose()
     return 0
 
